@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Wires the daemon together: the sd-event loop, SIGTERM/SIGINT, the uevent monitor of the
+ * pci subsystem (sd-device; udev's netlink group), the machine model and the bus.
+ */
+#include <signal.h>
+
+#include "bus-paths.h"
+#include "log.h"
+#include "manager.h"
+
+int manager_new(Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return log_oom();
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the event loop: %m");
+
+        r = machine_new(&m->machine);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        sd_device_monitor_unref(m->monitor);
+        sd_bus_flush_close_unref(m->bus);
+        machine_free(m->machine);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+static int on_uevent(sd_device_monitor *monitor, sd_device *device, void *userdata) {
+        Manager *m = userdata;
+        const char *action = NULL, *sysname = NULL;
+        MachineChange change;
+        int r;
+
+        if (sd_device_get_property_value(device, "ACTION", &action) < 0 ||
+            sd_device_get_sysname(device, &sysname) < 0)
+                return 0;
+
+        log_debug("uevent: %s %s", action, sysname);
+        r = machine_apply_uevent(m->machine, action, sysname, &change);
+        if (r < 0) {
+                /* Keep serving: the next event for this function re-reads it. */
+                log_warning_errno(r, "Failed to follow the %s event of %s, ignoring: %m", action, sysname);
+                return 0;
+        }
+        r = bus_emit_machine_change(m, &change);
+        if (r < 0)
+                log_warning_errno(r, "Failed to signal the %s event of %s, ignoring: %m", action, sysname);
+        return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_debug("Received SIG%s, exiting.", sigabbrev_np(si->ssi_signo));
+        return sd_event_exit(m->event, 0);
+}
+
+static int start_monitor(Manager *m) {
+        int r;
+
+        r = sd_device_monitor_new(&m->monitor);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the uevent monitor: %m");
+        r = sd_device_monitor_filter_add_match_subsystem_devtype(m->monitor, "pci", NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to filter uevents: %m");
+        r = sd_device_monitor_attach_event(m->monitor, m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the uevent monitor: %m");
+        r = sd_device_monitor_start(m->monitor, on_uevent, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the uevent monitor: %m");
+        return 0;
+}
+
+static int connect_bus(Manager *m) {
+        int r;
+
+        r = sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+
+        r = manager_bus_register(m);
+        if (r < 0)
+                return r;
+        r = group_bus_register(m);
+        if (r < 0)
+                return r;
+        r = device_bus_register(m);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        r = sd_bus_set_exit_on_disconnect(m->bus, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set exit on disconnect: %m");
+
+        /* Last: once we own the name, callers may rely on every object being there. */
+        r = sd_bus_request_name(m->bus, PASSTHRU_BUS_NAME, 0);
+        if (r == -EEXIST)
+                return log_error_errno(r, "Another process owns %s already.", PASSTHRU_BUS_NAME);
+        if (r < 0)
+                return log_error_errno(r, "Failed to acquire the bus name %s: %m", PASSTHRU_BUS_NAME);
+        return 0;
+}
+
+int manager_start(Manager *m) {
+        sigset_t ss;
+        int r;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return log_error_errno(-errno, "Failed to block signals: %m");
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch signals: %m");
+
+        /* Listen before reading, so that no change between the two is lost; the events that
+         * queue up meanwhile are replayed harmlessly (a re-read is idempotent). */
+        r = start_monitor(m);
+        if (r < 0)
+                return r;
+
+        r = machine_load(m->machine);
+        if (r < 0)
+                return r;
+
+        return connect_bus(m);
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        log_info("Serving %zu PCI functions in %zu IOMMU groups.", m->machine->n_devices, m->machine->n_groups);
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return 0;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Resolves the kernel's well-known locations (/sys/bus/pci, /sys/kernel/iommu_groups,
+ * /sys/class/iommu, /sys/bus/platform/drivers, /sys/module, /proc/cmdline,
+ * /proc/interrupts) against a root directory, "/" unless a unit test sets another.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+
+#include "sysfs.h"
+#include "util.h"
+
+static int root_fd = -EBADF;
+
+static const char *const location_path[_SYSFS_LOCATION_MAX] = {
+        [SYSFS_PCI_DEVICES] = "sys/bus/pci/devices",
+        [SYSFS_PCI_DRIVERS] = "sys/bus/pci/drivers",
+        [SYSFS_IOMMU_GROUPS] = "sys/kernel/iommu_groups",
+        [SYSFS_CLASS_IOMMU] = "sys/class/iommu",
+        [SYSFS_PLATFORM_DRIVERS] = "sys/bus/platform/drivers",
+        [SYSFS_MODULES] = "sys/module",
+        [PROC_CMDLINE] = "proc/cmdline",
+        [PROC_INTERRUPTS] = "proc/interrupts",
+};
+
+const char *sysfs_location_path(SysfsLocation l) {
+        if (l < 0 || l >= _SYSFS_LOCATION_MAX)
+                return NULL;
+        return location_path[l];
+}
+
+int sysfs_set_root(const char *root) {
+        int fd;
+
+        fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        safe_close(root_fd);
+        root_fd = fd;
+        return 0;
+}
+
+static int get_root_fd(void) {
+        if (root_fd < 0) {
+                int r = sysfs_set_root("/");
+                if (r < 0)
+                        return r;
+        }
+        return root_fd;
+}
+
+static int open_location(SysfsLocation l, int flags) {
+        int rfd, fd;
+
+        rfd = get_root_fd();
+        if (rfd < 0)
+                return rfd;
+        if (!sysfs_location_path(l))
+                return -EINVAL;
+        fd = openat(rfd, location_path[l], flags | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+int sysfs_open_dir(SysfsLocation l) {
+        return open_location(l, O_RDONLY | O_DIRECTORY);
+}
+
+int sysfs_open_file(SysfsLocation l) {
+        return open_location(l, O_RDONLY | O_NOCTTY);
+}
+
+int sysfs_read_file(SysfsLocation l, char **ret) {
+        int rfd = get_root_fd();
+
+        if (rfd < 0)
+                return rfd;
+        if (!sysfs_location_path(l))
+                return -EINVAL;
+        /* /proc/interrupts grows with CPUs and devices; 1 MiB is plenty. */
+        return read_full_at(rfd, location_path[l], 1024 * 1024, ret, NULL);
+}
+
+int sysfs_open_pci_device(int devices_fd, const PciAddress *a) {
+        char name[PCI_ADDRESS_STRING_MAX];
+        _cleanup_close_ int dfd = -EBADF;
+        int fd;
+
+        if (devices_fd < 0) {
+                dfd = sysfs_open_dir(SYSFS_PCI_DEVICES);
+                if (dfd < 0)
+                        return dfd;
+                devices_fd = dfd;
+        }
+        fd = openat(devices_fd, pci_address_format(a, name), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}

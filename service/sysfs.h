@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The one place that knows where the kernel's files live. Everything else opens them
+ * through these functions, by well-known location or by a parsed PCI address, never by
+ * a path string that came from outside.
+ */
+#pragma once
+
+#include "macro.h"
+#include "pci-address.h"
+
+typedef enum SysfsLocation {
+        SYSFS_PCI_DEVICES,       /* /sys/bus/pci/devices */
+        SYSFS_PCI_DRIVERS,       /* /sys/bus/pci/drivers */
+        SYSFS_IOMMU_GROUPS,      /* /sys/kernel/iommu_groups */
+        SYSFS_CLASS_IOMMU,       /* /sys/class/iommu */
+        SYSFS_PLATFORM_DRIVERS,  /* /sys/bus/platform/drivers */
+        SYSFS_MODULES,           /* /sys/module */
+        PROC_CMDLINE,            /* /proc/cmdline */
+        PROC_INTERRUPTS,         /* /proc/interrupts */
+        _SYSFS_LOCATION_MAX,
+        _SYSFS_LOCATION_INVALID = -EINVAL,
+} SysfsLocation;
+
+/* Unit tests point this at a directory tree; the daemon always uses "/". */
+int sysfs_set_root(const char *root);
+const char *sysfs_location_path(SysfsLocation l);
+
+/* Open a location as a directory (O_DIRECTORY) or a file (O_RDONLY). Returns fd or -errno. */
+int sysfs_open_dir(SysfsLocation l);
+int sysfs_open_file(SysfsLocation l);
+/* Read a whole location file (e.g. /proc/cmdline). */
+int sysfs_read_file(SysfsLocation l, char **ret);
+
+/* /sys/bus/pci/devices/DDDD:BB:SS.F as a directory; the name is rebuilt from numbers.
+ * devices_fd: an open SYSFS_PCI_DEVICES, or -1 to open it here. */
+int sysfs_open_pci_device(int devices_fd, const PciAddress *a);

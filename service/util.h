@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * String vectors, escaping and small readers of kernel attribute files relative to an
+ * open directory (callers pass the directory; this file builds no sysfs path itself).
+ */
+#pragma once
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "macro.h"
+
+char **strv_free(char **l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+size_t strv_length(char *const *l);
+bool strv_equal(char *const *a, char *const *b);
+int strv_push(char ***l, char *value); /* takes ownership of value, also on failure */
+int strv_extend(char ***l, const char *value);
+char **strv_split(const char *s, const char *separators);
+bool strv_contains(char *const *l, const char *s);
+
+/* C-style escaping of anything that is not printable ASCII; at most max_in input bytes,
+ * with "…" appended when cut. For echoing untrusted input in messages. */
+char *cescape_trunc(const char *s, size_t max_in);
+
+/* Attribute readers: the first line of dirfd/name without the trailing newline. */
+int read_line_at(int dirfd, const char *name, char **ret);
+int read_hex_at(int dirfd, const char *name, unsigned long *ret);
+int read_bool_at(int dirfd, const char *name, bool *ret);
+/* The last path component of the symlink dirfd/name (e.g. the driver's name). */
+int readlink_basename_at(int dirfd, const char *name, char **ret);
+/* Read a whole (small) file. */
+int read_full_at(int dirfd, const char *name, size_t max_size, char **ret, size_t *ret_size);
+
+int safe_atou(const char *s, unsigned *ret);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
