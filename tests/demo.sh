@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The main job on a machine without the hardware: installs what is missing, builds, then
+# runs the real passthrud on a private bus over a simulated machine (by default the AMD
+# Ryzen + GeForce GTX 1650 desktop of tests/fixtures/amd-matisse-gtx1650.txt) and shows
+# `passthructl status` and `passthructl list`.
+#   tests/demo.sh [LISTING] [-- PASSTHRUCTL-ARGS…]   e.g. tests/demo.sh -- show 26:00.0
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=$PWD
+
+listing=$src/tests/fixtures/amd-matisse-gtx1650.txt
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then listing=$(realpath "$1"); shift; fi
+[ "${1:-}" = "--" ] && shift
+
+bash tests/install-deps.sh
+bash tests/build.sh
+
+tmp=$(mktemp -d /tmp/passthru-demo.XXXXXX)
+chmod 755 "$tmp"
+cleanup() {
+        [ -n "${sim:-}" ] && kill -TERM "$sim" 2>/dev/null && wait "$sim" 2>/dev/null
+        [ -n "${bus:-}" ] && kill -TERM "$bus" 2>/dev/null && wait "$bus" 2>/dev/null
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+sed -e "s|@SOCKET@|$tmp/system_bus_socket|" -e "s|@POLICY@|$src/dbus/org.passthru1.conf|" \
+        tests/bus/system-bus.conf.in > "$tmp/bus.conf"
+dbus-daemon --config-file="$tmp/bus.conf" --nofork --nopidfile & bus=$!
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$tmp/system_bus_socket
+for _ in $(seq 200); do [ -S "$tmp/system_bus_socket" ] && break; sleep 0.05; done
+
+build/tests/sim/pcisim "$listing" -- build/service/passthrud 2> "$tmp/passthrud.log" & sim=$!
+for _ in $(seq 400); do
+        busctl --system status org.passthru1 >/dev/null 2>&1 && break
+        kill -0 "$sim" 2>/dev/null || { cat "$tmp/passthrud.log"; exit 1; }
+        sleep 0.05
+done
+
+echo "== simulated machine: $(basename "$listing"), passthrud on a private system bus"
+if [ $# -gt 0 ]; then
+        build/clients/passthructl "$@"
+else
+        echo "\$ passthructl status"
+        build/clients/passthructl status
+        echo
+        echo "\$ passthructl list"
+        build/clients/passthructl list
+fi

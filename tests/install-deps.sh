@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Installs with apt-get what building passthru needs (and, with --tests, what its tests
+# need). Quick when everything is there already: it asks dpkg first, apt only when needed.
+set -euo pipefail
+
+want=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libkmod-dev libvirt-dev
+      libfuse3-dev fuse3 udev kmod dbus-daemon util-linux)
+if [ "${1:-}" = "--tests" ]; then
+        want+=(python3 python3-dbus pciutils)
+fi
+
+missing=()
+for p in "${want[@]}"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+        echo "Installing: ${missing[*]}"
+        # Build machines: let apt install daemons without starting them.
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+                printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+                chmod +x /usr/sbin/policy-rc.d
+                trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+        fi
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# udev's package builds the hardware database in its postinst; make sure it exists.
+if ! [ -e /etc/udev/hwdb.bin ] && ! [ -e /usr/lib/udev/hwdb.bin ] && ! [ -e /lib/udev/hwdb.bin ]; then
+        systemd-hwdb update --usr
+fi
