@@ -1,0 +1,770 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * listing.c: parser for pcisim machine listings (see listing.h and README.md).
+ * Owns the text → Listing conversion, the defaults of the optional sections and
+ * the driver → module name table. Errors name FILE:LINE and what was expected.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "listing.h"
+#include "sim-util.h"
+
+typedef enum Section {
+        SECTION_DEVICES,
+        SECTION_DRIVERS,
+        SECTION_BOOT_VGA,
+        SECTION_SRIOV,
+        SECTION_IOMMU,
+        SECTION_INTERRUPT_REMAPPING,
+        SECTION_CMDLINE,
+        SECTION_FRAMEBUFFER,
+        SECTION_MODULES,
+        _SECTION_MAX,
+} Section;
+
+static const char *const section_names[_SECTION_MAX] = {
+        [SECTION_DEVICES] = NULL,
+        [SECTION_DRIVERS] = "drivers",
+        [SECTION_BOOT_VGA] = "boot_vga",
+        [SECTION_SRIOV] = "sriov",
+        [SECTION_IOMMU] = "iommu",
+        [SECTION_INTERRUPT_REMAPPING] = "interrupt_remapping",
+        [SECTION_CMDLINE] = "cmdline",
+        [SECTION_FRAMEBUFFER] = "framebuffer",
+        [SECTION_MODULES] = "modules",
+};
+
+typedef struct Parser {
+        Listing *listing;
+        const char *filename;
+        unsigned line;
+        char *error;
+        size_t allocated;
+        bool seen_iommu, seen_ir, seen_cmdline, seen_fb;
+} Parser;
+
+static _printf_(2, 3) int parse_error(Parser *p, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        if (!msg)
+                return -ENOMEM;
+
+        free(p->error);
+        p->error = strdup_printf("%s:%u: %s", p->filename, p->line, msg);
+        return p->error ? -EINVAL : -ENOMEM;
+}
+
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Parses exactly n hex digits. */
+static int parse_hex_n(const char *s, size_t n, unsigned *ret) {
+        unsigned v = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                int h = hexval(s[i]);
+                if (h < 0)
+                        return -EINVAL;
+                v = v << 4 | (unsigned) h;
+        }
+        *ret = v;
+        return 0;
+}
+
+int listing_parse_address(const char *s, unsigned *ret_domain, unsigned *ret_bus, unsigned *ret_slot, unsigned *ret_func) {
+        unsigned domain = 0, bus, slot, func;
+        size_t l = strlen(s);
+
+        if (l == 12) {
+                if (s[4] != ':' || parse_hex_n(s, 4, &domain) < 0)
+                        return -EINVAL;
+                s += 5;
+                l -= 5;
+        }
+        if (l != 7 || s[2] != ':' || s[5] != '.')
+                return -EINVAL;
+        if (parse_hex_n(s, 2, &bus) < 0 || parse_hex_n(s + 3, 2, &slot) < 0 || parse_hex_n(s + 6, 1, &func) < 0)
+                return -EINVAL;
+        if (slot > 0x1f || func > 7)
+                return -EINVAL;
+
+        if (ret_domain)
+                *ret_domain = domain;
+        if (ret_bus)
+                *ret_bus = bus;
+        if (ret_slot)
+                *ret_slot = slot;
+        if (ret_func)
+                *ret_func = func;
+        return 0;
+}
+
+static uint32_t address_key(unsigned domain, unsigned bus, unsigned slot, unsigned func) {
+        /* 16 bit domain, 8 bit bus, 5 bit slot, 3 bit func; +1 so that 0 means "empty" in the hash.
+         * Domain ffff:ff:1f.7 would wrap to 0, so fold it onto a value no real address takes. */
+        uint32_t k = (uint32_t) domain << 16 | bus << 8 | slot << 3 | func;
+        return k + 1 == 0 ? 1 : k + 1;
+}
+
+static size_t hash_slot(uint32_t key, size_t size) {
+        uint32_t h = key * 2654435761u;
+        return h & (size - 1);
+}
+
+static int hash_rebuild(Listing *l) {
+        size_t size = 64;
+
+        while (size < l->n_devices * 2)
+                size *= 2;
+
+        free(l->hash_keys);
+        free(l->hash_values);
+        l->hash_keys = calloc(size, sizeof(uint32_t));
+        l->hash_values = calloc(size, sizeof(int));
+        if (!l->hash_keys || !l->hash_values)
+                return -ENOMEM;
+        l->hash_size = size;
+
+        for (size_t i = 0; i < l->n_devices; i++) {
+                const ListingDevice *d = l->devices + i;
+                uint32_t k = address_key(d->domain, d->bus, d->slot, d->func);
+                size_t s = hash_slot(k, size);
+
+                while (l->hash_keys[s] != 0)
+                        s = (s + 1) & (size - 1);
+                l->hash_keys[s] = k;
+                l->hash_values[s] = (int) i;
+        }
+        return 0;
+}
+
+int listing_find(const Listing *l, unsigned domain, unsigned bus, unsigned slot, unsigned func) {
+        uint32_t k;
+        size_t s;
+
+        if (!l || l->hash_size == 0)
+                return -1;
+
+        k = address_key(domain, bus, slot, func);
+        for (s = hash_slot(k, l->hash_size); l->hash_keys[s] != 0; s = (s + 1) & (l->hash_size - 1))
+                if (l->hash_keys[s] == k)
+                        return l->hash_values[s];
+        return -1;
+}
+
+/* Adds the last appended device to the hash, growing it when needed. */
+static int hash_add_last(Listing *l) {
+        const ListingDevice *d = l->devices + l->n_devices - 1;
+        uint32_t k;
+        size_t s;
+
+        if (l->n_devices * 2 > l->hash_size)
+                return hash_rebuild(l);
+
+        k = address_key(d->domain, d->bus, d->slot, d->func);
+        s = hash_slot(k, l->hash_size);
+        while (l->hash_keys[s] != 0)
+                s = (s + 1) & (l->hash_size - 1);
+        l->hash_keys[s] = k;
+        l->hash_values[s] = (int) (l->n_devices - 1);
+        return 0;
+}
+
+static char *strip(char *s) {
+        char *e;
+
+        while (isspace((unsigned char) *s))
+                s++;
+        e = s + strlen(s);
+        while (e > s && isspace((unsigned char) e[-1]))
+                *--e = 0;
+        return s;
+}
+
+static bool is_address_start(const char *s) {
+        /* "BB:DD.F" or "DDDD:BB:DD.F" */
+        size_t n = strcspn(s, " \t");
+        char buf[16];
+
+        if (n != 7 && n != 12)
+                return false;
+        memcpy(buf, s, n);
+        buf[n] = 0;
+        return listing_parse_address(buf, NULL, NULL, NULL, NULL) >= 0;
+}
+
+static uint32_t default_prog_if(uint32_t class16) {
+        switch (class16) {
+        case 0x0c03:
+                return 0x30; /* xHCI */
+        case 0x0106:
+                return 0x01; /* AHCI */
+        case 0x0108:
+                return 0x02; /* NVM Express */
+        default:
+                return 0x00;
+        }
+}
+
+static int parse_device_line(Parser *p, char *line) {
+        Listing *l = p->listing;
+        ListingDevice d = {
+                .group = -1,
+                .physfn = -1,
+                .line = p->line,
+        };
+        char *s = line, *e, *class_end, *ids_open;
+        unsigned v, w;
+        char addr[16];
+        size_t n;
+        int r, existing;
+
+        if ((e = (char *) startswith(s, "IOMMU Group "))) {
+                char *end;
+                long g;
+
+                n = strcspn(e, " \t");
+                errno = 0;
+                g = strtol(e, &end, 10);
+                if (n == 0 || end != e + n || errno != 0 || g < 0 || g > 1000000 || !isdigit((unsigned char) *e))
+                        return parse_error(p, "bad IOMMU group number '%.*s', expected 'IOMMU Group N ADDRESS ...'",
+                                           (int) n, e);
+                d.group = (int) g;
+                s = e + n;
+                while (*s == ' ' || *s == '\t')
+                        s++;
+        } else if (!is_address_start(s))
+                return parse_error(p, "expected 'IOMMU Group N ADDRESS CLASS [cccc]: NAME [vvvv:dddd] (rev rr)'");
+
+        /* Address */
+        n = strcspn(s, " \t");
+        if (n == 0 || n >= sizeof(addr))
+                return parse_error(p, "bad PCI address '%.*s', expected BB:DD.F or DDDD:BB:DD.F", (int) n, s);
+        memcpy(addr, s, n);
+        addr[n] = 0;
+        if (listing_parse_address(addr, &d.domain, &d.bus, &d.slot, &d.func) < 0)
+                return parse_error(p, "bad PCI address '%s', expected BB:DD.F or DDDD:BB:DD.F", addr);
+        s += n;
+        while (*s == ' ' || *s == '\t')
+                s++;
+
+        /* Class name and "[cccc]: " */
+        class_end = strstr(s, "]: ");
+        if (!class_end) {
+                if ((e = strstr(s, "]:")) && e[2] == 0)
+                        class_end = e; /* "[cccc]:" at the very end, name missing */
+                else
+                        return parse_error(p, "missing '[cccc]:' class code after the address");
+        }
+        if (class_end - s < 5 || class_end[-5] != '[')
+                return parse_error(p, "missing '[cccc]:' class code after the address");
+        if (parse_hex_n(class_end - 4, 4, &v) < 0)
+                return parse_error(p, "bad hex in class code '%.6s'", class_end - 5);
+        d.class = v << 8 | default_prog_if(v);
+        e = class_end - 5;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+        d.class_name = strndup(s, (size_t) (e - s));
+        if (!d.class_name)
+                return -ENOMEM;
+        s = class_end + 2;
+
+        /* Optional " (rev rr)" */
+        s = strip(s);
+        e = NULL;
+        for (char *q = s; (q = strstr(q, "(rev ")); q++)
+                e = q;
+        if (e && (e == s || e[-1] == ' ' || e[-1] == '\t')) {
+                if (strlen(e) != 8 || e[7] != ')') {
+                        free(d.class_name);
+                        return parse_error(p, "bad revision '%s', expected '(rev rr)' at the end of the line", e);
+                }
+                if (parse_hex_n(e + 5, 2, &v) < 0) {
+                        free(d.class_name);
+                        return parse_error(p, "bad hex in revision '%s'", e);
+                }
+                d.revision = (uint8_t) v;
+                *e = 0;
+                s = strip(s);
+        }
+        n = strlen(s);
+
+        /* The last "[vvvv:dddd]" */
+        if (n == 0 || s[n - 1] != ']' || !(ids_open = strrchr(s, '['))) {
+                free(d.class_name);
+                return parse_error(p, "missing '[vvvv:dddd]' vendor:device ids at the end of the line");
+        }
+        if (!memchr(ids_open, ':', (size_t) (s + n - ids_open))) {
+                free(d.class_name);
+                return parse_error(p, "missing '[vvvv:dddd]' vendor:device ids at the end of the line");
+        }
+        if (s + n - ids_open != 11 || ids_open[5] != ':' ||
+            parse_hex_n(ids_open + 1, 4, &v) < 0 || parse_hex_n(ids_open + 6, 4, &w) < 0) {
+                free(d.class_name);
+                return parse_error(p, "bad hex in vendor:device ids '%s', expected '[vvvv:dddd]'", ids_open);
+        }
+        d.vendor = (uint16_t) v;
+        d.device = (uint16_t) w;
+        d.subsystem_vendor = d.vendor;
+        d.subsystem_device = d.device;
+        *ids_open = 0;
+        d.name = strdup(strip(s));
+        if (!d.name) {
+                free(d.class_name);
+                return -ENOMEM;
+        }
+
+        existing = listing_find(l, d.domain, d.bus, d.slot, d.func);
+        if (existing >= 0) {
+                free(d.class_name);
+                free(d.name);
+                return parse_error(p, "duplicate address %04x:%02x:%02x.%x, first listed on line %u",
+                                   d.domain, d.bus, d.slot, d.func, l->devices[existing].line);
+        }
+
+        if (l->n_devices >= p->allocated) {
+                size_t a = p->allocated ? p->allocated * 2 : 64;
+                ListingDevice *nd = realloc(l->devices, a * sizeof(ListingDevice));
+                if (!nd) {
+                        free(d.class_name);
+                        free(d.name);
+                        return -ENOMEM;
+                }
+                l->devices = nd;
+                p->allocated = a;
+        }
+        l->devices[l->n_devices++] = d;
+
+        r = hash_add_last(l);
+        if (r < 0)
+                return r;
+        return 0;
+}
+
+/* Splits s into at most max whitespace separated words; returns the count, or max + 1 if there are more. */
+static size_t split_words(char *s, char **words, size_t max) {
+        size_t n = 0;
+
+        for (;;) {
+                while (*s == ' ' || *s == '\t')
+                        s++;
+                if (*s == 0)
+                        return n;
+                if (n == max)
+                        return max + 1;
+                words[n++] = s;
+                s += strcspn(s, " \t");
+                if (*s)
+                        *s++ = 0;
+        }
+}
+
+static int lookup_address(Parser *p, const char *word, const char *what) {
+        unsigned domain, bus, slot, func;
+        int i;
+
+        if (listing_parse_address(word, &domain, &bus, &slot, &func) < 0)
+                return parse_error(p, "bad PCI address '%s' in %s, expected BB:DD.F or DDDD:BB:DD.F", word, what);
+        i = listing_find(p->listing, domain, bus, slot, func);
+        if (i < 0)
+                return parse_error(p, "address '%s' in %s is not in the listing", word, what);
+        return i;
+}
+
+static bool valid_name(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char) *s) && *s != '_' && *s != '-')
+                        return false;
+        return true;
+}
+
+static int parse_section_line(Parser *p, Section section, char *line) {
+        Listing *l = p->listing;
+        char *words[3];
+        size_t n;
+        int i, j;
+
+        if (section == SECTION_CMDLINE) {
+                if (p->seen_cmdline)
+                        return parse_error(p, "more than one line in section 'cmdline'");
+                p->seen_cmdline = true;
+                free(l->cmdline);
+                l->cmdline = strdup(line);
+                return l->cmdline ? 0 : -ENOMEM;
+        }
+
+        n = split_words(line, words, 2);
+
+        switch (section) {
+
+        case SECTION_DRIVERS:
+                if (n != 2)
+                        return parse_error(p, "expected 'ADDRESS DRIVER' in section 'drivers'");
+                i = lookup_address(p, words[0], "section 'drivers'");
+                if (i < 0)
+                        return i;
+                if (!valid_name(words[1]))
+                        return parse_error(p, "bad driver name '%s' in section 'drivers'", words[1]);
+                if (l->devices[i].driver)
+                        return parse_error(p, "duplicate driver for %s in section 'drivers'", words[0]);
+                l->devices[i].driver = strdup(words[1]);
+                return l->devices[i].driver ? 0 : -ENOMEM;
+
+        case SECTION_BOOT_VGA:
+                if (n != 1)
+                        return parse_error(p, "expected 'ADDRESS' in section 'boot_vga'");
+                i = lookup_address(p, words[0], "section 'boot_vga'");
+                if (i < 0)
+                        return i;
+                l->devices[i].boot_vga = true;
+                return 0;
+
+        case SECTION_SRIOV:
+                if (n != 2)
+                        return parse_error(p, "expected 'VF_ADDRESS PF_ADDRESS' in section 'sriov'");
+                i = lookup_address(p, words[0], "section 'sriov'");
+                if (i < 0)
+                        return i;
+                j = lookup_address(p, words[1], "section 'sriov'");
+                if (j < 0)
+                        return j;
+                if (i == j)
+                        return parse_error(p, "a VF cannot be its own PF in section 'sriov'");
+                if (l->devices[j].physfn >= 0)
+                        return parse_error(p, "PF %s is itself a VF in section 'sriov'", words[1]);
+                if (l->devices[i].physfn >= 0)
+                        return parse_error(p, "duplicate VF %s in section 'sriov'", words[0]);
+                l->devices[i].physfn = j;
+                return 0;
+
+        case SECTION_IOMMU:
+                if (p->seen_iommu)
+                        return parse_error(p, "more than one line in section 'iommu'");
+                if (n != 1)
+                        return parse_error(p, "expected one of amd-iommu, intel-iommu, none in section 'iommu'");
+                if (streq(words[0], "amd-iommu"))
+                        l->iommu = LISTING_IOMMU_AMD;
+                else if (streq(words[0], "intel-iommu"))
+                        l->iommu = LISTING_IOMMU_INTEL;
+                else if (streq(words[0], "none"))
+                        l->iommu = LISTING_IOMMU_NONE;
+                else
+                        return parse_error(p, "expected one of amd-iommu, intel-iommu, none in section 'iommu', got '%s'", words[0]);
+                p->seen_iommu = true;
+                return 0;
+
+        case SECTION_INTERRUPT_REMAPPING:
+                if (p->seen_ir)
+                        return parse_error(p, "more than one line in section 'interrupt_remapping'");
+                if (n != 1 || (!streq(words[0], "yes") && !streq(words[0], "no")))
+                        return parse_error(p, "expected 'yes' or 'no' in section 'interrupt_remapping'");
+                l->interrupt_remapping = streq(words[0], "yes");
+                p->seen_ir = true;
+                return 0;
+
+        case SECTION_FRAMEBUFFER:
+                if (p->seen_fb)
+                        return parse_error(p, "more than one line in section 'framebuffer'");
+                if (n != 1)
+                        return parse_error(p, "expected one of efi-framebuffer.0, simple-framebuffer.0, none in section 'framebuffer'");
+                if (streq(words[0], "efi-framebuffer.0"))
+                        l->framebuffer = LISTING_FRAMEBUFFER_EFI;
+                else if (streq(words[0], "simple-framebuffer.0"))
+                        l->framebuffer = LISTING_FRAMEBUFFER_SIMPLE;
+                else if (streq(words[0], "none"))
+                        l->framebuffer = LISTING_FRAMEBUFFER_NONE;
+                else
+                        return parse_error(p, "expected one of efi-framebuffer.0, simple-framebuffer.0, none in section 'framebuffer', got '%s'", words[0]);
+                p->seen_fb = true;
+                return 0;
+
+        case SECTION_MODULES: {
+                ListingModuleAlias *m;
+
+                if (n != 2)
+                        return parse_error(p, "expected 'MODULE PATTERN' in section 'modules'");
+                if (!valid_name(words[0]))
+                        return parse_error(p, "bad module name '%s' in section 'modules'", words[0]);
+                m = realloc(l->modules, (l->n_modules + 1) * sizeof(ListingModuleAlias));
+                if (!m)
+                        return -ENOMEM;
+                l->modules = m;
+                m[l->n_modules] = (ListingModuleAlias) {
+                        .module = strdup(words[0]),
+                        .pattern = strdup(words[1]),
+                };
+                l->n_modules++;
+                if (!m[l->n_modules - 1].module || !m[l->n_modules - 1].pattern)
+                        return -ENOMEM;
+                /* Module names are normalized the way the kernel does: '-' → '_' */
+                for (char *c = m[l->n_modules - 1].module; *c; c++)
+                        if (*c == '-')
+                                *c = '_';
+                return 0;
+        }
+
+        default:
+                return -EINVAL;
+        }
+}
+
+/* "# name" alone on a line, name of [a-z_] only: a section header. */
+static const char *section_header(const char *line) {
+        const char *s = startswith(line, "# ");
+
+        if (!s || !*s)
+                return NULL;
+        for (const char *c = s; *c; c++)
+                if (!(islower((unsigned char) *c) || *c == '_'))
+                        return NULL;
+        return s;
+}
+
+static void apply_defaults(Listing *l, bool seen_iommu, bool seen_ir) {
+        if (!seen_iommu) {
+                int i = listing_find(l, 0, 0, 0, 0);
+
+                if (i < 0)
+                        for (size_t k = 0; k < l->n_devices; k++)
+                                if ((l->devices[k].class >> 8) == 0x0600) {
+                                        i = (int) k;
+                                        break;
+                                }
+                l->iommu = i >= 0 && l->devices[i].vendor == 0x1022 ? LISTING_IOMMU_AMD : LISTING_IOMMU_INTEL;
+        }
+        if (!seen_ir)
+                l->interrupt_remapping = true;
+}
+
+static int default_cmdline(Listing *l) {
+        const char *extra = l->iommu == LISTING_IOMMU_AMD ? " amd_iommu=on" :
+                            l->iommu == LISTING_IOMMU_INTEL ? " intel_iommu=on" : "";
+
+        l->cmdline = strdup_printf("BOOT_IMAGE=/boot/vmlinuz root=/dev/nvme0n1p2 ro quiet iommu=pt%s", extra);
+        return l->cmdline ? 0 : -ENOMEM;
+}
+
+int listing_parse_string(const char *text, const char *filename, Listing **ret, char **ret_error) {
+        _cleanup_free_ char *copy = strdup(text);
+        Parser p = {
+                .filename = filename ?: "<string>",
+        };
+        Section section = SECTION_DEVICES;
+        char *s, *next;
+        int r = 0;
+
+        if (!copy)
+                return -ENOMEM;
+
+        p.listing = calloc(1, sizeof(Listing));
+        if (!p.listing)
+                return -ENOMEM;
+
+        for (s = copy; s; s = next) {
+                const char *header;
+                char *line;
+
+                next = strchr(s, '\n');
+                if (next)
+                        *next++ = 0;
+                p.line++;
+                line = strip(s);
+
+                if (*line == 0)
+                        continue;
+
+                if ((header = section_header(line))) {
+                        Section k;
+
+                        for (k = SECTION_DRIVERS; k < _SECTION_MAX; k++)
+                                if (streq(header, section_names[k]))
+                                        break;
+                        if (k == _SECTION_MAX) {
+                                r = parse_error(&p, "unknown section '%s', expected one of drivers, boot_vga, sriov, iommu, "
+                                                "interrupt_remapping, cmdline, framebuffer, modules", header);
+                                break;
+                        }
+                        section = k;
+                        continue;
+                }
+
+                if (line[0] == '#')
+                        continue; /* comment */
+
+                if (section == SECTION_DEVICES)
+                        r = parse_device_line(&p, line);
+                else
+                        r = parse_section_line(&p, section, line);
+                if (r < 0)
+                        break;
+        }
+
+        if (r >= 0 && p.listing->n_devices == 0) {
+                p.line = 0;
+                r = parse_error(&p, "no devices in the listing, expected lines 'IOMMU Group N ADDRESS CLASS [cccc]: NAME [vvvv:dddd]'");
+        }
+        if (r >= 0) {
+                apply_defaults(p.listing, p.seen_iommu, p.seen_ir);
+                if (!p.listing->cmdline)
+                        r = default_cmdline(p.listing);
+        }
+        if (r >= 0 && !p.listing->hash_size)
+                r = hash_rebuild(p.listing);
+
+        if (r < 0) {
+                listing_free(p.listing);
+                if (ret_error)
+                        *ret_error = TAKE_PTR(p.error);
+                free(p.error);
+                return r;
+        }
+
+        free(p.error);
+        *ret = p.listing;
+        return 0;
+}
+
+int listing_parse_file(const char *path, Listing **ret, char **ret_error) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+
+        f = fopen(path, "re");
+        if (!f) {
+                int r = -errno;
+
+                if (ret_error)
+                        *ret_error = strdup_printf("Failed to open %s: %s", path, strerror(-r));
+                return r;
+        }
+
+        {
+                FILE *m = open_memstream(&text, &size);
+                char buf[65536];
+                size_t k;
+
+                if (!m)
+                        return -ENOMEM;
+                while ((k = fread(buf, 1, sizeof(buf), f)) > 0)
+                        if (fwrite(buf, 1, k, m) != k) {
+                                fclose(m);
+                                return -ENOMEM;
+                        }
+                if (ferror(f)) {
+                        int r = -errno ?: -EIO;
+
+                        fclose(m);
+                        if (ret_error)
+                                *ret_error = strdup_printf("Failed to read %s: %s", path, strerror(-r));
+                        return r;
+                }
+                if (fclose(m) != 0)
+                        return -ENOMEM;
+        }
+
+        if (memchr(text, 0, size)) {
+                if (ret_error)
+                        *ret_error = strdup_printf("%s: contains NUL bytes, not a listing", path);
+                return -EINVAL;
+        }
+
+        return listing_parse_string(text, path, ret, ret_error);
+}
+
+Listing *listing_free(Listing *l) {
+        if (!l)
+                return NULL;
+
+        for (size_t i = 0; i < l->n_devices; i++) {
+                free(l->devices[i].class_name);
+                free(l->devices[i].name);
+                free(l->devices[i].driver);
+        }
+        free(l->devices);
+        for (size_t i = 0; i < l->n_modules; i++) {
+                free(l->modules[i].module);
+                free(l->modules[i].pattern);
+        }
+        free(l->modules);
+        free(l->cmdline);
+        free(l->hash_keys);
+        free(l->hash_values);
+        free(l);
+        return NULL;
+}
+
+const char *listing_iommu_to_string(ListingIommu i) {
+        switch (i) {
+        case LISTING_IOMMU_AMD:
+                return "amd-iommu";
+        case LISTING_IOMMU_INTEL:
+                return "intel-iommu";
+        default:
+                return "none";
+        }
+}
+
+const char *listing_framebuffer_to_string(ListingFramebuffer f) {
+        switch (f) {
+        case LISTING_FRAMEBUFFER_EFI:
+                return "efi-framebuffer.0";
+        case LISTING_FRAMEBUFFER_SIMPLE:
+                return "simple-framebuffer.0";
+        default:
+                return "none";
+        }
+}
+
+int listing_driver_module(const char *driver, char **ret) {
+        static const struct {
+                const char *driver, *module;
+        } table[] = {
+                { "pcieport",    NULL          },
+                { "xhci_hcd",    "xhci_pci"    },
+                { "piix4_smbus", "i2c_piix4"   },
+                { "ehci-pci",    "ehci_pci"    },
+        };
+        char *m;
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (streq(driver, table[i].driver)) {
+                        if (!table[i].module) {
+                                *ret = NULL;
+                                return 0;
+                        }
+                        m = strdup(table[i].module);
+                        if (!m)
+                                return -ENOMEM;
+                        *ret = m;
+                        return 1;
+                }
+
+        m = strdup(driver);
+        if (!m)
+                return -ENOMEM;
+        for (char *c = m; *c; c++)
+                if (*c == '-')
+                        *c = '_';
+        *ret = m;
+        return 1;
+}

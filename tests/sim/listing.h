@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * listing.h: parser for the machine description pcisim boots, i.e. the text
+ * the usual "IOMMU Group N <lspci -nns line>" script prints, followed by
+ * optional "# SECTION" blocks (drivers, boot_vga, sriov, iommu,
+ * interrupt_remapping, cmdline, framebuffer, modules). Owns nothing but the
+ * parsed representation; no sysfs knowledge lives here.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum ListingIommu {
+        LISTING_IOMMU_AMD,
+        LISTING_IOMMU_INTEL,
+        LISTING_IOMMU_NONE,
+} ListingIommu;
+
+typedef enum ListingFramebuffer {
+        LISTING_FRAMEBUFFER_NONE,
+        LISTING_FRAMEBUFFER_EFI,
+        LISTING_FRAMEBUFFER_SIMPLE,
+} ListingFramebuffer;
+
+typedef struct ListingDevice {
+        unsigned domain, bus, slot, func;
+        int group;                      /* -1: the line had no "IOMMU Group N" prefix */
+        uint32_t class;                 /* 24 bit, class << 16 | subclass << 8 | prog-if */
+        char *class_name;               /* "VGA compatible controller" */
+        char *name;                     /* "NVIDIA Corporation TU117 [GeForce GTX 1650]" */
+        uint16_t vendor, device;
+        uint16_t subsystem_vendor, subsystem_device;
+        uint8_t revision;
+        char *driver;                   /* from "# drivers", NULL: no driver */
+        bool boot_vga;
+        int physfn;                     /* index of the PF for SR-IOV VFs, else -1 */
+        unsigned line;                  /* line number in the listing */
+} ListingDevice;
+
+typedef struct ListingModuleAlias {
+        char *module;
+        char *pattern;
+} ListingModuleAlias;
+
+typedef struct Listing {
+        ListingDevice *devices;
+        size_t n_devices;
+
+        ListingIommu iommu;
+        bool interrupt_remapping;
+        char *cmdline;
+        ListingFramebuffer framebuffer;
+
+        ListingModuleAlias *modules;
+        size_t n_modules;
+
+        /* private: address → index hash */
+        uint32_t *hash_keys;
+        int *hash_values;
+        size_t hash_size;
+} Listing;
+
+/* Parse a listing. On failure returns a negative errno and, for syntax errors (-EINVAL), sets
+ * *ret_error to "FILE:LINE: what was expected". */
+int listing_parse_file(const char *path, Listing **ret, char **ret_error);
+int listing_parse_string(const char *text, const char *filename, Listing **ret, char **ret_error);
+Listing *listing_free(Listing *l);
+
+/* Index of the device with this address, or -1. */
+int listing_find(const Listing *l, unsigned domain, unsigned bus, unsigned slot, unsigned func);
+
+/* Parses "BB:DD.F" or "DDDD:BB:DD.F" (hex), the whole string. */
+int listing_parse_address(const char *s, unsigned *ret_domain, unsigned *ret_bus, unsigned *ret_slot, unsigned *ret_func);
+
+const char *listing_iommu_to_string(ListingIommu i);
+const char *listing_framebuffer_to_string(ListingFramebuffer f);
+
+/* Kernel module name a driver name belongs to ("xhci_hcd" → "xhci_pci"), NULL for built-in
+ * drivers (pcieport). Returns a newly allocated string via *ret. */
+int listing_driver_module(const char *driver, char **ret);

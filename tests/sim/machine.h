@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * machine.h: the simulated machine: PCI devices, drivers, modules, IOMMU
+ * groups, the /sys tree that shows them and the kernel semantics of writes
+ * to it (bind, unbind, driver_override, drivers_probe, remove, rescan,
+ * sriov_numvfs, new_id, module load/unload, faults). All entry points take the
+ * machine lock; they are called from FUSE worker threads.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "kmodfake.h"
+#include "listing.h"
+#include "uevent.h"
+
+typedef struct Machine Machine;
+
+/* Takes ownership of the listing. */
+int machine_new(Machine **ret, Listing *listing);
+Machine *machine_free(Machine *m);
+
+/* Takes ownership; events are sent once set. */
+void machine_set_uevent(Machine *m, Uevent *u);
+
+/* The modules the fake /lib/modules tree must contain. Valid while m lives. */
+int machine_fake_modules(Machine *m, FakeModule **ret, size_t *ret_n);
+
+char *machine_proc_cmdline(Machine *m);
+char *machine_proc_interrupts(Machine *m);
+
+/* Releases hanging writes and makes new hangs fail: called when the simulator exits. */
+void machine_shutdown(Machine *m);
+
+/* FUSE-facing operations, paths relative to the mount ("/bus/pci/devices"). */
+typedef int (*machine_fill_t)(void *userdata, const char *name, const struct stat *st);
+
+int machine_getattr(Machine *m, const char *path, struct stat *ret);
+int machine_readlink(Machine *m, const char *path, char *buf, size_t size);
+int machine_readdir(Machine *m, const char *path, machine_fill_t fill, void *userdata);
+int machine_open(Machine *m, const char *path, int flags);
+int machine_read(Machine *m, const char *path, char **ret_data, size_t *ret_size);
+ssize_t machine_write(Machine *m, const char *path, const char *buf, size_t size);
+int machine_truncate(Machine *m, const char *path);
