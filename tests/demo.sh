@@ -27,7 +27,7 @@ trap cleanup EXIT
 
 sed -e "s|@SOCKET@|$tmp/system_bus_socket|" -e "s|@POLICY@|$src/dbus/org.passthru1.conf|" \
         tests/bus/system-bus.conf.in > "$tmp/bus.conf"
-dbus-daemon --config-file="$tmp/bus.conf" --nofork --nopidfile & bus=$!
+dbus-daemon --config-file="$tmp/bus.conf" --nofork --nopidfile 2> "$tmp/bus.log" & bus=$!
 export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$tmp/system_bus_socket
 for _ in $(seq 200); do [ -S "$tmp/system_bus_socket" ] && break; sleep 0.05; done
 
