@@ -40,9 +40,9 @@ done
 MEASURE = r'''
 import json, subprocess, sys, time
 repeat = int(sys.argv[1]); cmds = json.loads(sys.argv[2]); out = {}
-for name, argv in cmds.items():
+for name, (argv, n) in cmds.items():
     times, lines = [], 0
-    for _ in range(repeat):
+    for _ in range(n or repeat):
         t = time.perf_counter()
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
         times.append(time.perf_counter() - t)
@@ -68,7 +68,7 @@ def daemon_pid(bed):
     return None
 
 
-def bench_machine(label, listing, repeat, sample):
+def bench_machine(label, listing, repeat, sample, script_repeat):
     from harness import Bed
 
     with Bed(listing, start_timeout=300) as bed:
@@ -86,8 +86,8 @@ def bench_machine(label, listing, repeat, sample):
         ctl = os.environ["PASSTHRUCTL"]
         env_cmd = ["env", f"DBUS_SYSTEM_BUS_ADDRESS={bed.env['DBUS_SYSTEM_BUS_ADDRESS']}"]
         cmds = {
-            "passthructl list --json": env_cmd + [ctl, "list", "--json"],
-            "lspci -nn": ["lspci", "-nn"],
+            "passthructl list --json": (env_cmd + [ctl, "list", "--json"], 0),
+            "lspci -nn": (["lspci", "-nn"], 0),
         }
         groups_for_script = n_groups if sample <= 0 or n_devices <= sample else None
         if groups_for_script is None:
@@ -101,7 +101,7 @@ def bench_machine(label, listing, repeat, sample):
             script_devices = count
         else:
             script_devices = n_devices
-        cmds["listing script"] = ["bash", script, str(groups_for_script)]
+        cmds["listing script"] = (["bash", script, str(groups_for_script)], script_repeat)
 
         res = bed.run(["nsenter", "-t", str(bed.sim_pid()), "-m", "-n", "--", "python3", "-c", MEASURE,
                        str(repeat), json.dumps(cmds)], timeout=7200)
@@ -130,7 +130,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.path.join(SRC, "build"))
     ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--sample", type=int, default=48, help="devices the listing script runs on, large machine")
+    ap.add_argument("--sample", type=int, default=8, help="devices the listing script runs on, large machine")
+    ap.add_argument("--script-repeat", type=int, default=3, help="runs of the (slow) listing script")
     ap.add_argument("--json", help="also write the results here")
     a = ap.parse_args()
 
@@ -141,11 +142,11 @@ def main():
 
     results = []
     results.append(bench_machine("Ryzen + GTX 1650", os.path.join(SRC, "tests", "fixtures", "amd-matisse-gtx1650.txt"),
-                                 a.repeat, 0))
+                                 a.repeat, 0, a.script_repeat))
     with tempfile.TemporaryDirectory() as tmp:
         big = os.path.join(tmp, "gen-4096.txt")
         subprocess.run([sys.executable, os.path.join(SRC, "bench", "gen-machine.py"), "4096", big], check=True)
-        results.append(bench_machine("generated, SR-IOV", big, a.repeat, a.sample))
+        results.append(bench_machine("generated, SR-IOV", big, a.repeat, a.sample, a.script_repeat))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=2)

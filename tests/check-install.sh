@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# `meson install --destdir` puts the daemon, the CLI, the API contract, the bus policy, the
+# activation file, the unit, the polkit actions and the man pages where dbus-daemon,
+# systemd, polkitd and man look for them (relative to the configured prefix).
+set -euo pipefail
+build=$1 prefix=$2 libexecdir=$3
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >/dev/null
+
+failed=0
+for f in "$libexecdir/passthrud" "$prefix/bin/passthructl" \
+         "$prefix/share/dbus-1/interfaces/org.passthru1.xml" \
+         "$prefix/share/dbus-1/system.d/org.passthru1.conf" \
+         "$prefix/share/dbus-1/system-services/org.passthru1.service" \
+         "$prefix/lib/systemd/system/passthrud.service" \
+         "$prefix/share/polkit-1/actions/org.passthru1.policy" \
+         "$prefix/share/man/man1/passthructl.1" "$prefix/share/man/man8/passthrud.8"; do
+        if [ -e "$dest$f" ]; then echo "ok - $f"; else echo "not ok - $f missing"; failed=$((failed + 1)); fi
+done
+if grep -q "^ExecStart=$libexecdir/passthrud$" "$dest$prefix/lib/systemd/system/passthrud.service" &&
+   grep -q "^Type=dbus$" "$dest$prefix/lib/systemd/system/passthrud.service"; then
+        echo "ok - the unit starts $libexecdir/passthrud as Type=dbus"
+else
+        echo "not ok - the unit's ExecStart/Type"; failed=$((failed + 1))
+fi
+if grep -q "^SystemdService=passthrud.service$" "$dest$prefix/share/dbus-1/system-services/org.passthru1.service"; then
+        echo "ok - bus activation goes through systemd"
+else
+        echo "not ok - activation file"; failed=$((failed + 1))
+fi
+echo "$((11 - failed)) passed, $failed failed"
+[ "$failed" -eq 0 ]
