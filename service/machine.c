@@ -326,7 +326,7 @@ int machine_apply_uevent(Machine *m, const char *action, const char *sysname, Ma
                 if (r == -ENOENT)
                         return 0; /* gone again before we looked */
                 if (r < 0)
-                        return log_warning_errno(r, "Failed to read PCI function %s: %m", sysname);
+                        return r; /* the caller logs */
                 r = machine_add_device(m, n, ret);
                 if (r >= 0)
                         TAKE_PTR(n);

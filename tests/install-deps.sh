@@ -5,7 +5,7 @@
 set -euo pipefail
 
 want=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libkmod-dev libvirt-dev
-      libfuse3-dev fuse3 udev kmod dbus-daemon util-linux)
+      libfuse3-dev fuse3 udev kmod dbus-daemon systemd util-linux)
 if [ "${1:-}" = "--tests" ]; then
         want+=(python3 python3-dbus pciutils)
 fi
