@@ -11,7 +11,10 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-from harness import ACS, STOCK, SOURCE_DIR, Failure, check, check_eq, parse_listing, run_case
+from harness import ACS, FIXTURES, STOCK, SOURCE_DIR, Failure, check, check_eq, parse_listing, run_case
+
+IOMMU_OFF = os.path.join(FIXTURES, "intel-skylake-gtx1050ti-iommu-off.txt")
+NO_IR = os.path.join(FIXTURES, "intel-skylake-gtx1050ti-no-ir.txt")
 
 CASES = {}
 
@@ -189,6 +192,51 @@ def human_status_and_list(bed):
     check("monitor" in r.out and "--json" in r.out, "help lists verbs and options")
     r = bed.ctl("frobnicate")
     check_eq(r.code, 2, f"unknown verb exit code: {r}")
+
+
+@case(IOMMU_OFF)
+def iommu_off_lists_ungrouped_and_diagnoses(bed):
+    data = list_json(bed)
+    check_eq(data["iommu"], {"enabled": False, "driver": ""}, "iommu")
+    check_eq(data["groups"], [], "no groups")
+    check_eq(len(data["ungrouped"]), 11, "every function ungrouped")
+    check(all(d["group"] is None for d in data["ungrouped"]), "group is null")
+    igpu, dgpu = device_of(data, "0000:00:02.0"), device_of(data, "0000:02:00.0")
+    check_eq(igpu["gpu"]["primary"], True, "the boot iGPU is primary")
+    check_eq(dgpu["gpu"]["primary"], False, "the GTX 1050 Ti is not primary")
+    check_eq(dgpu["gpu"]["companions"], ["0000:02:00.1"], "companions of the GTX 1050 Ti")
+    r = bed.ctl("diagnose", "--json")
+    f = {x["id"]: x for x in r.json()["findings"]}
+    check_eq(f["iommu-disabled"]["severity"], "error", "iommu-disabled is an error")
+    check("VT-d" in f["iommu-disabled"]["advice"], f"Intel advice: {f['iommu-disabled']['advice']}")
+    check_eq(r.json()["findings"][0]["id"], "iommu-disabled", "the most severe comes first")
+    r = bed.ctl("status", "--json")
+    check_eq(r.code, 0, f"status: {r}")
+    check_eq(r.json()["diagnosis"]["errors"], 1, "one error")
+    r = bed.ctl("show", "group", "1")
+    check("org.passthru1.Error.NoSuchGroup" in r.err and "IOMMU is off" in r.err, f"NoSuchGroup: {r}")
+
+
+@case(NO_IR)
+def missing_interrupt_remapping_warns(bed):
+    r = bed.ctl("diagnose", "--json")
+    f = {x["id"]: x for x in r.json()["findings"]}
+    check_eq(f["no-interrupt-remapping"]["severity"], "warning", "no-interrupt-remapping")
+    check("allow_unsafe_interrupts" in f["no-interrupt-remapping"]["advice"], "advice names the knob")
+    check("interrupt-remapping" not in f, "no contrary finding")
+    check("intel-iommu" in f["iommu-enabled"]["advice"], "intel-iommu named")
+    # The x16 root port shares group 1 with the GPU: a bridge, so the GPU's group is its own.
+    check("gpu-group-isolated" in f and "02:00.0" in f["gpu-group-isolated"]["advice"], f"isolated: {f}")
+    g = group_of(list_json(bed), 1)
+    check_eq([b["address"] for b in g["blockers"]], ["0000:02:00.0", "0000:02:00.1"], "bridge does not block")
+
+
+@case(os.environ.get("PASSTHRU_GENERATED_LISTING", ""))
+def generated_machine_with_sriov(bed):
+    check_groups_equal_listing(bed, bed.listing)
+    data = list_json(bed)
+    vfs = [d for g in data["groups"] for d in g["devices"] if d["product_id"] == "154c"]
+    check(len(vfs) >= 16, f"virtual functions present ({len(vfs)})")
 
 
 BAD_ADDRESSES = {
@@ -425,4 +473,11 @@ if __name__ == "__main__":
         print(f"usage: {sys.argv[0]} --list | CASE", file=sys.stderr)
         sys.exit(2)
     fn, listing = CASES[sys.argv[1]]
+    if fn is generated_machine_with_sriov:
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            listing = os.path.join(tmp, "generated-300.txt")
+            subprocess.run([sys.executable, os.path.join(SOURCE_DIR, "bench", "gen-machine.py"), "300", listing],
+                           check=True)
+            sys.exit(run_case(fn, listing))
     sys.exit(run_case(fn, listing))

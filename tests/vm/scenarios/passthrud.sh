@@ -8,6 +8,7 @@
 #   - the GPU's group is the VGA + HD-audio pair; Diagnose: IOMMU on, interrupt remapping
 #   - live updates: remove + rescan of the NIC seen by `passthructl monitor`; an unbind and
 #     bind done behind the daemon's back reflected in Driver within a second
+#   - the bus policy: a non-root user reads, may not set properties nor own the name
 #   - SIGTERM: clean exit, name released
 
 set -u
@@ -99,6 +100,15 @@ assert "iommu-disabled" not in f and "no-interrupt-remapping" not in f, f
 PY
 check_eq "IommuDriver" 's "intel-iommu"' \
         "$(busctl --system get-property org.passthru1 /org/passthru1 org.passthru1.Manager IommuDriver)"
+
+# --- the bus policy on the real system bus ----------------------------------------------------
+check "a non-root user is created" add_user tester
+check "a non-root user reads everything (passthructl list)" run_as tester "$CTL" list --json
+denied() { "$@" 2>&1 | grep -q -e "Access denied" -e "AccessDenied"; }
+check "... may not set properties (AccessDenied from the bus policy)" \
+        denied run_as tester busctl --system set-property org.passthru1 /org/passthru1 org.passthru1.Manager Version s x
+check "... nor own org.passthru1" denied run_as tester $PY -c \
+        "import dbus; dbus.SystemBus().request_name('org.passthru1', dbus.bus.NAME_FLAG_DO_NOT_QUEUE)"
 
 # --- live updates -------------------------------------------------------------------------
 "$CTL" monitor --json >/run/monitor.out 2>/run/monitor.err &
