@@ -9,6 +9,8 @@
 #   - live updates: remove + rescan of the NIC seen by `passthructl monitor`; an unbind and
 #     bind done behind the daemon's back reflected in Driver within a second
 #   - the bus policy: a non-root user reads, may not set properties nor own the name
+#   - polkit: the project's actions known to the real polkitd, refused to a non-root user
+#     until a rules.d file grants one of them
 #   - SIGTERM: clean exit, name released
 
 set -u
@@ -109,6 +111,24 @@ check "... may not set properties (AccessDenied from the bus policy)" \
         denied run_as tester busctl --system set-property org.passthru1 /org/passthru1 org.passthru1.Manager Version s x
 check "... nor own org.passthru1" denied run_as tester $PY -c \
         "import dbus; dbus.SystemBus().request_name('org.passthru1', dbus.bus.NAME_FLAG_DO_NOT_QUEUE)"
+
+# --- polkit: the project's actions with the real polkitd ------------------------------------
+# (The daemon's own gating is tested here once a method changes the host: Detach/Reattach.)
+check "polkitd knows org.passthru1.device.assign (auth_admin_keep for active sessions)" \
+        sh -c "pkaction --action-id org.passthru1.device.assign --verbose | grep -q 'implicit active:.*auth_admin_keep'"
+pk() { run_as tester sh -c "exec pkcheck --action-id $1 --process \$\$"; }
+# pkcheck: 0 authorized, 1 not authorized, 2 would need authentication (no agent here).
+pk_refused() { local rc; pk "$1"; rc=$?; [ "$rc" -eq 1 ] || [ "$rc" -eq 2 ]; }
+check "a non-root user is refused org.passthru1.device.assign" pk_refused org.passthru1.device.assign
+mkdir -p /etc/polkit-1/rules.d
+cat >/etc/polkit-1/rules.d/50-passthru-test.rules <<'RULES'
+polkit.addRule(function(action, subject) {
+        if (action.id == "org.passthru1.device.assign" && subject.user == "tester")
+                return polkit.Result.YES;
+});
+RULES
+check "a rules.d file granting the action to that user takes effect live" wait_for 10 pk org.passthru1.device.assign
+check "... and grants nothing else (org.passthru1.override)" pk_refused org.passthru1.override
 
 # --- live updates -------------------------------------------------------------------------
 "$CTL" monitor --json >/run/monitor.out 2>/run/monitor.err &
