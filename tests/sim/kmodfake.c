@@ -10,6 +10,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,59 @@ finish:
         free(shstr.data);
         free(out.data);
         return r;
+}
+
+int kmodfake_modinfo_name(const void *image, size_t size, char **ret_name) {
+        const unsigned char *base = image;
+        const Elf64_Shdr *sh, *shstr;
+        Elf64_Ehdr eh;
+
+        if (size < sizeof(eh))
+                return -ENOEXEC;
+        memcpy(&eh, base, sizeof(eh));
+        if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+            eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 || eh.e_shstrndx >= eh.e_shnum ||
+            eh.e_shoff % _Alignof(Elf64_Shdr) != 0 || eh.e_shoff > size ||
+            (size - eh.e_shoff) / sizeof(Elf64_Shdr) < eh.e_shnum)
+                return -ENOEXEC;
+        if ((uintptr_t) base % _Alignof(Elf64_Shdr) != 0)
+                return -ENOEXEC; /* callers pass malloc()ed buffers */
+
+        sh = (const Elf64_Shdr *) (base + eh.e_shoff);
+        shstr = sh + eh.e_shstrndx;
+        if (shstr->sh_offset > size || shstr->sh_size > size - shstr->sh_offset)
+                return -ENOEXEC;
+
+        for (size_t i = 0; i < eh.e_shnum; i++) {
+                const char *strings = (const char *) base + shstr->sh_offset, *p, *end;
+
+                if (sh[i].sh_name >= shstr->sh_size ||
+                    !memchr(strings + sh[i].sh_name, 0, shstr->sh_size - sh[i].sh_name) ||
+                    !streq(strings + sh[i].sh_name, ".modinfo"))
+                        continue;
+                if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset)
+                        return -ENOEXEC;
+
+                /* NUL separated "key=value" strings, possibly with padding NULs between them */
+                p = (const char *) base + sh[i].sh_offset;
+                end = p + sh[i].sh_size;
+                while (p < end) {
+                        const char *z = memchr(p, 0, (size_t) (end - p));
+                        size_t l = z ? (size_t) (z - p) : (size_t) (end - p);
+
+                        if (l > 5 && l - 5 < 56 && strncmp(p, "name=", 5) == 0) {
+                                char *n = strndup(p + 5, l - 5);
+
+                                if (!n)
+                                        return -ENOMEM;
+                                *ret_name = n;
+                                return 0;
+                        }
+                        p += l + 1;
+                }
+                return -ENOEXEC;
+        }
+        return -ENOEXEC;
 }
 
 static int mkdir_p(const char *path) {

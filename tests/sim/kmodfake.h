@@ -21,3 +21,8 @@ typedef struct FakeModule {
  * may describe what went wrong (depmod's output). */
 int kmodfake_generate(const char *dir, const char *depmod_root, const char *release,
                       const FakeModule *modules, size_t n_modules, char **ret_error);
+
+/* The module name from an ELF64 module image's .modinfo "name=" entry (what the kernel uses for
+ * a module since 5.x, and what every .ko written above carries). -ENOEXEC when the image is not
+ * a well-formed ELF64 object with such an entry (the kernel's answer for a non-module). */
+int kmodfake_modinfo_name(const void *image, size_t size, char **ret_name);

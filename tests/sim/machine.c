@@ -141,7 +141,7 @@ struct SimDevice {
 
 typedef struct Fault {
         char *op;
-        char addr[16];
+        char *target;           /* "0000:26:00.0", or a module name for load/unload */
         int error;              /* 0: hang */
         struct Fault *next;
 } Fault;
@@ -772,22 +772,24 @@ static Node *module_dir(Machine *m, SimModule *mod) {
         return p ? tree_lookup(m->tree, p) : NULL;
 }
 
-/* Loads a module (and its dependencies, like modprobe). boot: no uevents, no probing. */
-static int module_load(Machine *m, SimModule *mod, bool boot) {
+static int fault_check(Machine *m, const char *op, const char *target);
+
+/* What the kernel's load_module() does for one module, the part finit_module(2) and
+ * init_module(2) share: EEXIST when loaded, ENOENT (unknown symbols) while a dependency is not
+ * loaded; then /sys/module/NAME, the holder links in its dependencies, the drivers registered
+ * and (autoprobe) bound. boot: no uevents, no probing. */
+static int module_insert(Machine *m, SimModule *mod, bool boot) {
         Node *modroot, *dir, *drivers, *holders;
         int r;
 
         if (mod->loaded)
-                return 0;
+                return -EEXIST;
 
         for (const char *const *dep = mod->depends; dep && *dep; dep++) {
                 SimModule *dm = find_module(m, *dep);
 
-                if (!dm)
+                if (!dm || !dm->loaded)
                         return -ENOENT;
-                r = module_load(m, dm, boot);
-                if (r < 0)
-                        return r;
         }
 
         mod->loaded = true;
@@ -847,6 +849,36 @@ static int module_load(Machine *m, SimModule *mod, bool boot) {
                 }
         }
         return 0;
+}
+
+/* Loads a module and its dependencies first, like modprobe (the load_module control file and
+ * boot). Loaded already: nothing to do. Not boot: each module not yet loaded consumes its "load"
+ * fault first. May drop the lock (hang fault). */
+static int module_load(Machine *m, SimModule *mod, bool boot) {
+        int r;
+
+        if (mod->loaded)
+                return 0;
+
+        for (const char *const *dep = mod->depends; dep && *dep; dep++) {
+                SimModule *dm = find_module(m, *dep);
+
+                if (!dm)
+                        return -ENOENT;
+                r = module_load(m, dm, boot);
+                if (r < 0)
+                        return r;
+        }
+
+        if (!boot) {
+                r = fault_check(m, "load", mod->name);
+                if (r < 0)
+                        return r;
+                if (mod->loaded) /* loaded by someone else while a hang fault held us */
+                        return 0;
+        }
+
+        return module_insert(m, mod, boot);
 }
 
 static size_t module_holders(Machine *m, SimModule *mod) {
@@ -954,16 +986,43 @@ static bool fault_op_valid(const char *op) {
         return false;
 }
 
-static void faults_clear(Machine *m) {
-        while (m->faults) {
-                Fault *f = m->faults;
-                m->faults = f->next;
-                free(f->op);
-                free(f);
-        }
+/* Operations whose target is a module name rather than a device address. */
+static bool fault_op_is_module(const char *op) {
+        return streq(op, "load") || streq(op, "unload");
 }
 
-/* Parses and appends "OP ADDRESS errno NAME" / "OP ADDRESS hang" lines, or "clear". All or nothing. */
+/* A module name as the kernel keeps it (MODULE_NAME_LEN 56, '-' written as '_'), or NULL. */
+static char *module_name_normalize(const char *s) {
+        size_t l = strlen(s);
+        char *n;
+
+        if (l == 0 || l >= 56 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != l)
+                return NULL;
+        n = strdup(s);
+        if (!n)
+                return NULL;
+        for (char *c = n; *c; c++)
+                if (*c == '-')
+                        *c = '_';
+        return n;
+}
+
+static Fault *fault_free(Fault *f) {
+        Fault *next = f->next;
+
+        free(f->op);
+        free(f->target);
+        free(f);
+        return next;
+}
+
+static void faults_clear(Machine *m) {
+        while (m->faults)
+                m->faults = fault_free(m->faults);
+}
+
+/* Parses and appends "OP ADDRESS errno NAME" / "OP ADDRESS hang" lines (for load/unload:
+ * "OP MODULE …"), or "clear". All or nothing. */
 static int faults_write(Machine *m, const char *buf, size_t size) {
         _cleanup_free_ char *text = strndup(buf, size);
         Fault *new_head = NULL, **tail = &new_head;
@@ -993,26 +1052,18 @@ static int faults_write(Machine *m, const char *buf, size_t size) {
                 }
                 if (!(n == 3 && streq(w[2], "hang")) && !(n == 4 && streq(w[2], "errno")))
                         goto invalid;
-                if (!fault_op_valid(w[0]))
-                        goto invalid;
-                if (listing_parse_address(w[1], &domain, &bus, &slot, &func) < 0)
-                        goto invalid;
-
                 f = calloc(1, sizeof(Fault));
                 if (!f)
                         goto invalid;
                 f->op = strdup(w[0]);
-                snprintf(f->addr, sizeof(f->addr), "%04x:%02x:%02x.%x", domain, bus, slot, func);
-                if (n == 4) {
+                if (fault_op_is_module(w[0]))
+                        f->target = module_name_normalize(w[1]);
+                else if (fault_op_valid(w[0]) && listing_parse_address(w[1], &domain, &bus, &slot, &func) >= 0)
+                        f->target = strdup_printf("%04x:%02x:%02x.%x", domain, bus, slot, func);
+                if (n == 4)
                         f->error = errno_from_name(w[3]);
-                        if (f->error < 0) {
-                                free(f->op);
-                                free(f);
-                                goto invalid;
-                        }
-                }
-                if (!f->op) {
-                        free(f);
+                if (!f->op || !f->target || f->error < 0) {
+                        fault_free(f);
                         goto invalid;
                 }
                 *tail = f;
@@ -1030,12 +1081,8 @@ static int faults_write(Machine *m, const char *buf, size_t size) {
         return (int) size;
 
 invalid:
-        while (new_head) {
-                Fault *f = new_head;
-                new_head = f->next;
-                free(f->op);
-                free(f);
-        }
+        while (new_head)
+                new_head = fault_free(new_head);
         return -EINVAL;
 }
 
@@ -1048,13 +1095,13 @@ static char *faults_read(Machine *m) {
                 return NULL;
         for (Fault *x = m->faults; x; x = x->next) {
                 if (x->error == 0)
-                        fprintf(f, "%s %s hang\n", x->op, x->addr);
+                        fprintf(f, "%s %s hang\n", x->op, x->target);
                 else {
                         const char *n = errno_to_name(x->error);
                         if (n)
-                                fprintf(f, "%s %s errno %s\n", x->op, x->addr, n);
+                                fprintf(f, "%s %s errno %s\n", x->op, x->target, n);
                         else
-                                fprintf(f, "%s %s errno %d\n", x->op, x->addr, x->error);
+                                fprintf(f, "%s %s errno %d\n", x->op, x->target, x->error);
                 }
         }
         if (fclose(f) != 0)
@@ -1062,21 +1109,19 @@ static char *faults_read(Machine *m) {
         return text;
 }
 
-/* Consumes the first fault matching op/addr. Returns 0 to go on (no fault, or released hang),
+/* Consumes the first fault matching op/target. Returns 0 to go on (no fault, or released hang),
  * or a negative errno to fail the write with. Called with the lock held; a hang waits with the
  * lock dropped, so callers must not keep tree node pointers across this call. */
-static int fault_check(Machine *m, const char *op, const char *addr) {
+static int fault_check(Machine *m, const char *op, const char *target) {
         for (Fault **p = &m->faults; *p; p = &(*p)->next) {
                 Fault *f = *p;
                 int error;
 
-                if (!streq(f->op, op) || !streq(f->addr, addr))
+                if (!streq(f->op, op) || !streq(f->target, target))
                         continue;
 
-                *p = f->next;
                 error = f->error;
-                free(f->op);
-                free(f);
+                *p = fault_free(f);
 
                 if (error > 0)
                         return -error;
@@ -1566,7 +1611,13 @@ static ssize_t write_module(Machine *m, bool load, const char *buf, size_t size)
         mod = find_module(m, name);
         if (!mod || mod->builtin)
                 return -ENOENT;
-        r = load ? module_load(m, mod, false) : module_unload(m, mod);
+        if (load)
+                r = module_load(m, mod, false);
+        else {
+                r = fault_check(m, "unload", mod->name);
+                if (r >= 0)
+                        r = module_unload(m, mod);
+        }
         if (r < 0)
                 return r;
         return (ssize_t) size;
@@ -2143,6 +2194,56 @@ char *machine_proc_interrupts(Machine *m) {
         if (fclose(f) != 0)
                 return NULL;
         return text;
+}
+
+int machine_module_insert(Machine *m, const char *name, machine_valid_t still_valid, void *userdata) {
+        SimModule *mod;
+        int r;
+
+        pthread_mutex_lock(&m->lock);
+        mod = find_module(m, name);
+        if (m->exiting)
+                r = -ENOSYS; /* what callers get once the listener is closed */
+        else if (!mod || mod->builtin)
+                r = -ENOEXEC; /* not one of the simulated modules: the kernel could not load it either */
+        else {
+                r = fault_check(m, "load", mod->name);
+                if (r == -EINTR && m->exiting)
+                        r = -ENOSYS;
+                else if (r >= 0 && still_valid && !still_valid(userdata))
+                        r = -ECANCELED;
+                else if (r >= 0)
+                        r = module_insert(m, mod, false);
+        }
+        pthread_mutex_unlock(&m->lock);
+        return r;
+}
+
+int machine_module_delete(Machine *m, const char *name, machine_valid_t still_valid, void *userdata) {
+        SimModule *mod;
+        int r;
+
+        pthread_mutex_lock(&m->lock);
+        mod = find_module(m, name);
+        if (m->exiting)
+                r = -ENOSYS; /* what callers get once the listener is closed */
+        else if (!mod || mod->builtin)
+                r = -ENOENT; /* built-in modules are not in the kernel's module list */
+        else {
+                r = fault_check(m, "unload", mod->name);
+                if (r == -EINTR && m->exiting)
+                        r = -ENOSYS;
+                else if (r >= 0 && still_valid && !still_valid(userdata))
+                        r = -ECANCELED;
+                else if (r >= 0 && !mod->loaded)
+                        r = -ENOENT;
+                else if (r >= 0 && module_holders(m, mod) > 0)
+                        r = -EWOULDBLOCK; /* delete_module(): "other modules depend on us" */
+                else if (r >= 0)
+                        r = module_unload(m, mod);
+        }
+        pthread_mutex_unlock(&m->lock);
+        return r;
 }
 
 void machine_shutdown(Machine *m) {

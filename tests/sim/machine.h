@@ -32,6 +32,19 @@ int machine_fake_modules(Machine *m, FakeModule **ret, size_t *ret_n);
 char *machine_proc_cmdline(Machine *m);
 char *machine_proc_interrupts(Machine *m);
 
+/* The kernel side of the module syscalls, for the seccomp supervisor (modsyscall.c). NAME is the
+ * module's own name (.modinfo "name=" for a load, the delete_module(2) argument for an unload).
+ * Each consumes a matching "load"/"unload" fault first; after a hang fault is released,
+ * still_valid(userdata) (may be NULL) is asked whether the caller still waits: false → nothing
+ * is done, -ECANCELED. Once machine_shutdown() was called (also during a hang) → -ENOSYS.
+ * insert: 0, -ENOEXEC (not a simulated module), -EEXIST (loaded), -ENOENT (a dependency is not
+ *         loaded: "unknown symbol"), or the fault's errno. Dependencies are not loaded.
+ * delete: 0, -ENOENT (not loaded, unknown, built in), -EWOULDBLOCK (other loaded modules depend
+ *         on it), or the fault's errno. Bound devices do not pin the module: they are unbound. */
+typedef bool (*machine_valid_t)(void *userdata);
+int machine_module_insert(Machine *m, const char *name, machine_valid_t still_valid, void *userdata);
+int machine_module_delete(Machine *m, const char *name, machine_valid_t still_valid, void *userdata);
+
 /* Releases hanging writes and makes new hangs fail: called when the simulator exits. */
 void machine_shutdown(Machine *m);
 

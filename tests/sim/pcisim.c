@@ -3,8 +3,8 @@
  * pcisim.c: the simulator's entry point. Owns the command line, the mount and
  * network namespace, the mounts (FUSE /sys, bind-mounted /proc/cmdline and
  * /proc/interrupts, tmpfs /usr/lib/modules), the FUSE glue that forwards to
- * machine.c, the pidfile, running the command, forwarding signals to it and
- * the teardown.
+ * machine.c, the pidfile, running the command under the module syscall filter
+ * (modsyscall.c), forwarding signals to it and the teardown.
  *
  *   pcisim [--pidfile FILE] [--uevent-log FILE] LISTING -- COMMAND [ARGS...]
  */
@@ -36,6 +36,7 @@
 #include "kmodfake.h"
 #include "listing.h"
 #include "machine.h"
+#include "modsyscall.h"
 #include "sim-util.h"
 #include "uevent.h"
 
@@ -440,6 +441,8 @@ int main(int argc, char *argv[]) {
         _cleanup_free_ char *error = NULL, *pidfile_abs = NULL;
         Listing *listing = NULL;
         Uevent *uevent = NULL;
+        ModSupervisor *supervisor = NULL;
+        int sock[2], listener;
         struct fuse *f;
         pthread_t thread;
         sigset_t mask, oldmask;
@@ -560,6 +563,12 @@ int main(int argc, char *argv[]) {
                 }
         }
 
+        /* The child sends the seccomp listener of its module syscall filter back over this. */
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0) {
+                log_error("Failed to create socket pair: %s", strerror(errno));
+                return 1;
+        }
+
         child = fork();
         if (child < 0) {
                 log_error("Failed to fork: %s", strerror(errno));
@@ -570,9 +579,32 @@ int main(int argc, char *argv[]) {
                 (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
                 signal(SIGPIPE, SIG_DFL);
                 sigprocmask(SIG_SETMASK, &oldmask, NULL);
+                close(sock[0]);
+                /* Last thing before exec: COMMAND and everything it starts run under the filter. */
+                r = modsyscall_install(sock[1]);
+                if (r < 0) {
+                        fprintf(stderr, "pcisim: Failed to install the module syscall filter: %s\n", strerror(-r));
+                        _exit(1);
+                }
                 execvp(argv[optind], argv + optind);
                 fprintf(stderr, "pcisim: Failed to execute %s: %s\n", argv[optind], strerror(errno));
                 _exit(127);
+        }
+
+        close(sock[1]);
+        r = modsyscall_receive(sock[0], &listener);
+        close(sock[0]);
+        if (r == -EIO)
+                ; /* the child failed before exec and said why; its exit status is ours */
+        else if (r < 0) {
+                log_error("Failed to receive the module syscall listener: %s", strerror(-r));
+                (void) kill(child, SIGKILL);
+        } else {
+                r = modsyscall_start(machine, listener, &supervisor);
+                if (r < 0) {
+                        log_error("Failed to start the module syscall supervisor: %s", strerror(-r));
+                        (void) kill(child, SIGKILL);
+                }
         }
 
         for (;;) {
@@ -607,8 +639,10 @@ int main(int argc, char *argv[]) {
         else
                 ret = 1;
 
-        /* Teardown: release hanging writers, drop the mounts, let the FUSE loop end. */
+        /* Teardown: release hanging writers and module calls, stop answering module calls (left
+         * behind processes get ENOSYS), drop the mounts, let the FUSE loop end. */
         machine_shutdown(machine);
+        modsyscall_stop(supervisor);
         (void) umount2("/proc/interrupts", MNT_DETACH);
         (void) umount2("/proc/cmdline", MNT_DETACH);
         (void) umount2("/sys", MNT_DETACH);
