@@ -897,6 +897,52 @@ static int verb_monitor(sd_bus *bus, _unused_ char **args) {
         return run_monitor(bus, arg_json);
 }
 
+static int verb_rescan(sd_bus *bus, _unused_ char **args) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+        _cleanup_strv_free_ char **added = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &call, PASSTHRU_SERVICE, PASSTHRU_PATH,
+                                           PASSTHRU_MANAGER_INTERFACE, "Rescan");
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the Rescan() call: %m");
+        /* In a desktop session polkit's agent may ask for a password: allow it, and wait. */
+        r = sd_bus_message_set_allow_interactive_authorization(call, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allow interactive authorization: %m");
+        r = sd_bus_call(bus, call, UINT64_C(300) * 1000 * 1000, &error, &reply);
+        if (r < 0) {
+                r = log_bus_error(&error, r, "Rescan() failed");
+                sd_bus_error_free(&error);
+                return r;
+        }
+        r = sd_bus_message_read_strv(reply, &added);
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse the reply of Rescan(): %m");
+
+        if (arg_json) {
+                _cleanup_(json_done) JsonWriter w;
+
+                json_init_stream(&w, arg_json_pretty, stdout);
+                json_begin_object(&w);
+                json_key(&w, "added");
+                json_begin_array(&w);
+                for (char **a = added; a && *a; a++)
+                        json_string(&w, *a);
+                json_end_array(&w);
+                json_end_object(&w);
+                return output_json(&w);
+        }
+
+        if (!added || !added[0])
+                printf("The PCI rescan found no new functions.\n");
+        else
+                for (char **a = added; *a; a++)
+                        printf("Found %s\n", *a);
+        return flush_stdout();
+}
+
 /* ---- command line ------------------------------------------------------------------------ */
 
 static int help(void) {
@@ -917,6 +963,9 @@ static int help(void) {
                "                       severity, id and advice\n"
                "  monitor              Print a line per device, group or IOMMU change as it\n"
                "                       happens, until interrupted\n"
+               "  rescan               Ask the kernel to rescan the PCI buses (brings back removed\n"
+               "                       functions); needs authorization (polkit action\n"
+               "                       org.passthru1.device.assign), prints what appeared\n"
                "  help                 Show this help\n"
                "\n"
                "Options:\n"
@@ -974,6 +1023,7 @@ static const Verb verbs[] = {
         { "show",     1, 2, true,  verb_show     },
         { "diagnose", 0, 0, true,  verb_diagnose },
         { "monitor",  0, 0, true,  verb_monitor  },
+        { "rescan",   0, 0, true,  verb_rescan   },
         { "help",     0, 0, false, verb_help     },
 };
 

@@ -144,6 +144,46 @@ static int method_diagnose(sd_bus_message *message, void *userdata, sd_bus_error
         return sd_bus_send(NULL, reply, NULL);
 }
 
+static int method_rescan(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ PciAddress *added = NULL;
+        Manager *m = userdata;
+        size_t n;
+        int r;
+
+        r = polkit_check(message, "org.passthru1.device.assign", NULL, &m->polkit, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1; /* handled: polkit was asked, this runs again with its answer */
+
+        r = machine_rescan(m->machine, &added, &n);
+        if (r < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                         "The kernel refused to rescan the PCI buses: %s. Nothing was changed.",
+                                         strerror(-r));
+        log_info("PCI rescan requested by %s: %zu function(s) appeared.",
+                 strempty(sd_bus_message_get_sender(message)), n);
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                char a[PCI_ADDRESS_STRING_MAX];
+                r = sd_bus_message_append(reply, "s", pci_address_format(&added[i], a));
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        /* The new objects are announced when their "add" uevents arrive. */
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -153,10 +193,13 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Devices", "ao", property_get_devices, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Gpus", "ao", property_get_devices, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("GetDevice", SD_BUS_ARGS("s", address), SD_BUS_RESULT("o", device),
-                                method_get_device, 0),
+                                method_get_device, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetGroup", SD_BUS_ARGS("u", number), SD_BUS_RESULT("o", group),
-                                method_get_group, 0),
-        SD_BUS_METHOD_WITH_ARGS("Diagnose", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", findings), method_diagnose, 0),
+                                method_get_group, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Diagnose", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", findings), method_diagnose,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Rescan", SD_BUS_NO_ARGS, SD_BUS_RESULT("as", added), method_rescan,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

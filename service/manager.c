@@ -33,6 +33,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         sd_device_monitor_unref(m->monitor);
+        polkit_registry_done(&m->polkit);
         sd_bus_flush_close_unref(m->bus);
         machine_free(m->machine);
         sd_event_unref(m->event);

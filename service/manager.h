@@ -9,12 +9,14 @@
 #include <systemd/sd-event.h>
 
 #include "machine.h"
+#include "polkit.h"
 
 typedef struct Manager {
         sd_event *event;
         sd_bus *bus;
         sd_device_monitor *monitor;
         Machine *machine;
+        PolkitRegistry polkit;
 } Manager;
 
 int manager_new(Manager **ret);

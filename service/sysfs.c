@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Resolves the kernel's well-known locations (/sys/bus/pci, /sys/kernel/iommu_groups,
- * /sys/class/iommu, /sys/bus/platform/drivers, /sys/module, /proc/cmdline,
- * /proc/interrupts) against a root directory, "/" unless a unit test sets another.
+ * /sys/class/iommu, /sys/bus/platform/drivers, /sys/module, /sys/bus/pci/rescan,
+ * /proc/cmdline, /proc/interrupts) against a root directory, "/" unless a unit test sets
+ * another. The only writer of kernel files.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@ static const char *const location_path[_SYSFS_LOCATION_MAX] = {
         [SYSFS_CLASS_IOMMU] = "sys/class/iommu",
         [SYSFS_PLATFORM_DRIVERS] = "sys/bus/platform/drivers",
         [SYSFS_MODULES] = "sys/module",
+        [SYSFS_PCI_RESCAN] = "sys/bus/pci/rescan",
         [PROC_CMDLINE] = "proc/cmdline",
         [PROC_INTERRUPTS] = "proc/interrupts",
 };
@@ -78,6 +80,24 @@ int sysfs_read_file(SysfsLocation l, char **ret) {
                 return -EINVAL;
         /* /proc/interrupts grows with CPUs and devices; 1 MiB is plenty. */
         return read_full_at(rfd, location_path[l], 1024 * 1024, ret, NULL);
+}
+
+int sysfs_write_file(SysfsLocation l, const char *value) {
+        _cleanup_close_ int fd = -EBADF;
+        size_t n = strlen(value);
+        ssize_t k;
+
+        fd = open_location(l, O_WRONLY | O_NOCTTY);
+        if (fd < 0)
+                return fd;
+        /* A sysfs store sees exactly one buffer: never split it, and take a short write as
+         * the kernel's refusal. */
+        k = write(fd, value, n);
+        if (k < 0)
+                return -errno;
+        if ((size_t) k != n)
+                return -EIO;
+        return 0;
 }
 
 int sysfs_open_pci_device(int devices_fd, const PciAddress *a) {

@@ -16,6 +16,7 @@ typedef enum SysfsLocation {
         SYSFS_CLASS_IOMMU,       /* /sys/class/iommu */
         SYSFS_PLATFORM_DRIVERS,  /* /sys/bus/platform/drivers */
         SYSFS_MODULES,           /* /sys/module */
+        SYSFS_PCI_RESCAN,        /* /sys/bus/pci/rescan */
         PROC_CMDLINE,            /* /proc/cmdline */
         PROC_INTERRUPTS,         /* /proc/interrupts */
         _SYSFS_LOCATION_MAX,
@@ -31,6 +32,10 @@ int sysfs_open_dir(SysfsLocation l);
 int sysfs_open_file(SysfsLocation l);
 /* Read a whole location file (e.g. /proc/cmdline). */
 int sysfs_read_file(SysfsLocation l, char **ret);
+
+/* Writes value to a location file in one write(2), as the kernel's attributes want.
+ * Returns 0 or the kernel's -errno. */
+int sysfs_write_file(SysfsLocation l, const char *value);
 
 /* /sys/bus/pci/devices/DDDD:BB:SS.F as a directory; the name is rebuilt from numbers.
  * devices_fd: an open SYSFS_PCI_DEVICES, or -1 to open it here. */

@@ -409,6 +409,91 @@ def unbind_behind_the_daemons_back(bed):
         mon.close()
 
 
+NIC = "0000:22:00.0"
+
+
+def nic_present(bed):
+    return bed.kernel(f"test -e /sys/bus/pci/devices/{NIC}").code == 0
+
+
+def remove_nic(bed):
+    r = bed.kernel(f"echo 1 > /sys/bus/pci/devices/{NIC}/remove")
+    check_eq(r.code, 0, f"remove: {r}")
+    check(not nic_present(bed), "the NIC is gone from the kernel")
+    bed.wait_for(lambda: bed.ctl("show", NIC).code == 1, "the daemon to drop the NIC", 5)
+
+
+@case(STOCK)
+def rescan_as_root_needs_no_polkit(bed):
+    remove_nic(bed)
+    r = bed.ctl("rescan", "--json")
+    check_eq(r.code, 0, f"rescan as root: {r}")
+    check_eq(r.json(), {"added": [NIC]}, "what appeared")
+    check(nic_present(bed), "the kernel has the NIC again")
+    bed.wait_for(lambda: bed.ctl("show", NIC).code == 0, "the NIC's object to come back", 5)
+    r = bed.ctl("rescan", "--json")
+    check_eq(r.json(), {"added": []}, "a second rescan finds nothing new")
+
+
+@case(STOCK)
+def rescan_denied_by_polkit_changes_nothing_then_allowed(bed):
+    nobody = "65534"
+    bed.start_polkit(allowed=[])
+    remove_nic(bed)
+    r = bed.ctl("rescan", user=nobody)
+    check_eq(r.code, 1, f"rescan as nobody, polkit says no: {r}")
+    check("org.freedesktop.DBus.Error.AccessDenied" in r.err and "org.passthru1.device.assign" in r.err,
+          f"AccessDenied naming the action: {r.err!r}")
+    check(not nic_present(bed), "nothing changed: the NIC is still gone")
+    # Another action granted is not enough.
+    bed.polkit_allow("org.passthru1.override")
+    r = bed.ctl("rescan", user=nobody)
+    check_eq(r.code, 1, f"rescan with only another action: {r}")
+    check(not nic_present(bed), "still nothing changed")
+    bed.polkit_allow("org.passthru1.device.assign")
+    r = bed.ctl("rescan", "--json", user=nobody)
+    check_eq(r.code, 0, f"the same call once polkit allows it: {r}")
+    check_eq(r.json(), {"added": [NIC]}, "what appeared")
+    check(nic_present(bed), "the NIC is back")
+
+
+@case(STOCK)
+def rescan_denied_without_polkit(bed):
+    remove_nic(bed)
+    r = bed.ctl("rescan", user="65534")
+    check_eq(r.code, 1, f"rescan as nobody without polkit: {r}")
+    check("org.freedesktop.DBus.Error.AccessDenied" in r.err, f"AccessDenied: {r.err!r}")
+    check(not nic_present(bed), "nothing changed")
+
+
+@case(STOCK)
+def daemon_serves_while_polkit_hangs(bed):
+    bed.start_polkit(allowed=["org.passthru1.device.assign"])
+    bed.polkit_mock("SimulateHang", "b", "true")
+    remove_nic(bed)
+    pending = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                                os.environ["PASSTHRUCTL"], "rescan", "--json"], env=bed.env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        bed.wait_for(lambda: bed.busctl("call", "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+                                        "org.freedesktop.DBus.Mock", "HaveHangingCalls").out.strip() == "b true",
+                     "the authorization to be pending", 5)
+        t = time.monotonic()
+        r = bed.ctl("list", "--json")
+        check_eq(r.code, 0, f"list while polkit hangs: {r}")
+        check(time.monotonic() - t < 2, "answered at once")
+        check(not nic_present(bed), "nothing done before the answer")
+        check(pending.poll() is None, "the rescan waits for polkit")
+        bed.polkit_mock("ReleaseHangingCalls")
+        out, err = pending.communicate(timeout=10)
+        check_eq(pending.returncode, 0, f"the rescan completes once polkit answers: {err}")
+        check(nic_present(bed), "the NIC is back")
+    finally:
+        if pending.poll() is None:
+            pending.kill()
+            pending.wait()
+
+
 @case(STOCK)
 def sigterm_exits_cleanly(bed):
     # pcisim forwards SIGTERM to passthrud and exits with its status.

@@ -96,6 +96,7 @@ class Bed:
         self.pidfile = os.path.join(self.dir, "pcisim.pid")
         self.bus = None
         self.sim = None
+        self.polkit = None
         self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={self.socket}", NO_COLOR="1")
         self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
 
@@ -132,6 +133,9 @@ class Bed:
         self.wait_for(self.name_has_owner, "passthrud to own org.passthru1", self.start_timeout)
 
     def stop(self):
+        if self.polkit and self.polkit.poll() is None:
+            self.polkit.terminate()
+            self.polkit.wait()
         if self.sim and self.sim.poll() is None:
             self.sim.send_signal(signal.SIGTERM)
             try:
@@ -162,9 +166,9 @@ class Bed:
             time.sleep(0.02)
         raise Failure(f"timed out waiting for {what}")
 
-    def name_has_owner(self):
+    def name_has_owner(self, name="org.passthru1"):
         r = self.busctl("call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                        "NameHasOwner", "s", "org.passthru1")
+                        "NameHasOwner", "s", name)
         return r.code == 0 and r.out.strip() == "b true"
 
     def run(self, argv, user=None, input=None, timeout=30):
@@ -181,6 +185,21 @@ class Bed:
 
     def call(self, method, *args, path="/org/passthru1", interface="org.passthru1.Manager", user=None):
         return self.busctl("--json=short", "call", "org.passthru1", path, interface, method, *args, user=user)
+
+    def start_polkit(self, allowed=()):
+        """python-dbusmock's polkitd on the private bus, allowing the given actions."""
+        self.polkit = subprocess.Popen(["/usr/bin/python3", "-m", "dbusmock", "--system", "--template", "polkitd"],
+                                       env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.wait_for(lambda: self.name_has_owner("org.freedesktop.PolicyKit1"), "the mock polkitd")
+        self.polkit_allow(*allowed)
+
+    def polkit_mock(self, method, *args):
+        r = self.busctl("call", "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+                        "org.freedesktop.DBus.Mock", method, *args)
+        check_eq(r.code, 0, f"mock polkitd {method}: {r}")
+
+    def polkit_allow(self, *actions):
+        self.polkit_mock("SetAllowed", "as", str(len(actions)), *actions)
 
     def sim_pid(self):
         return int(open(self.pidfile).read().strip())
