@@ -9,19 +9,6 @@
 #include "log.h"
 #include "util.h"
 
-static const char *const module_status_table[_MODULE_STATUS_MAX] = {
-        [MODULE_MISSING] = "missing",
-        [MODULE_AVAILABLE] = "available",
-        [MODULE_LOADED] = "loaded",
-        [MODULE_BUILTIN] = "builtin",
-};
-
-const char *module_status_to_string(ModuleStatus s) {
-        if (s < 0 || s >= _MODULE_STATUS_MAX)
-                return NULL;
-        return module_status_table[s];
-}
-
 static void kmod_log_to_debug(void *data, int priority, const char *file, int line, const char *fn,
                               const char *format, va_list args) {
         char buf[1024];

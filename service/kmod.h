@@ -17,8 +17,6 @@ typedef enum ModuleStatus {
         _MODULE_STATUS_INVALID = -EINVAL,
 } ModuleStatus;
 
-const char *module_status_to_string(ModuleStatus s) _pure_;
-
 int kmod_setup(struct kmod_ctx **ret);
 
 /* The first module whose alias matches; *ret = NULL (and 0) when none does. */

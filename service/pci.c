@@ -268,10 +268,6 @@ const char *pci_device_host_driver(const PciDevice *d) {
         return d->module_match;
 }
 
-int pci_device_compare(const void *a, const void *b) {
-        const PciDevice *const *x = a, *const *y = b;
-        return pci_address_compare(&(*x)->address, &(*y)->address);
-}
 
 const char *pci_device_modalias(const PciDevice *d, char buf[static PCI_MODALIAS_MAX]) {
         snprintf(buf, PCI_MODALIAS_MAX, "pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", d->vendor_id,

@@ -76,8 +76,6 @@ static inline bool pci_device_on_vfio(const PciDevice *d) {
 /* The driver to give the function back to: its host driver, else the modalias match. */
 const char *pci_device_host_driver(const PciDevice *d);
 
-int pci_device_compare(const void *a, const void *b); /* for qsort/bsearch of PciDevice* */
-
 #define PCI_MODALIAS_MAX 64
 /* "pci:v000010DEd00001F82sv…bc03sc00i00", the kernel's format, built from the ids. */
 const char *pci_device_modalias(const PciDevice *d, char buf[static PCI_MODALIAS_MAX]);

@@ -25,7 +25,7 @@ static const char *const location_path[_SYSFS_LOCATION_MAX] = {
         [PROC_INTERRUPTS] = "proc/interrupts",
 };
 
-const char *sysfs_location_path(SysfsLocation l) {
+static const char *sysfs_location_path(SysfsLocation l) {
         if (l < 0 || l >= _SYSFS_LOCATION_MAX)
                 return NULL;
         return location_path[l];
@@ -65,10 +65,6 @@ static int open_location(SysfsLocation l, int flags) {
 
 int sysfs_open_dir(SysfsLocation l) {
         return open_location(l, O_RDONLY | O_DIRECTORY);
-}
-
-int sysfs_open_file(SysfsLocation l) {
-        return open_location(l, O_RDONLY | O_NOCTTY);
 }
 
 int sysfs_read_file(SysfsLocation l, char **ret) {

@@ -25,11 +25,9 @@ typedef enum SysfsLocation {
 
 /* Unit tests point this at a directory tree; the daemon always uses "/". */
 int sysfs_set_root(const char *root);
-const char *sysfs_location_path(SysfsLocation l);
 
-/* Open a location as a directory (O_DIRECTORY) or a file (O_RDONLY). Returns fd or -errno. */
+/* Open a location as a directory. Returns fd or -errno. */
 int sysfs_open_dir(SysfsLocation l);
-int sysfs_open_file(SysfsLocation l);
 /* Read a whole location file (e.g. /proc/cmdline). */
 int sysfs_read_file(SysfsLocation l, char **ret);
 

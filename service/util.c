@@ -39,13 +39,6 @@ bool strv_equal(char *const *a, char *const *b) {
         return true;
 }
 
-bool strv_contains(char *const *l, const char *s) {
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
-}
-
 int strv_push(char ***l, char *value) {
         size_t n = strv_length(*l);
         char **c;
@@ -59,14 +52,6 @@ int strv_push(char ***l, char *value) {
         c[n + 1] = NULL;
         *l = c;
         return 0;
-}
-
-int strv_extend(char ***l, const char *value) {
-        char *v = strdup(value);
-
-        if (!v)
-                return -ENOMEM;
-        return strv_push(l, v);
 }
 
 char **strv_split(const char *s, const char *separators) {

@@ -16,9 +16,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 size_t strv_length(char *const *l);
 bool strv_equal(char *const *a, char *const *b);
 int strv_push(char ***l, char *value); /* takes ownership of value, also on failure */
-int strv_extend(char ***l, const char *value);
 char **strv_split(const char *s, const char *separators);
-bool strv_contains(char *const *l, const char *s);
 
 /* C-style escaping of anything that is not printable ASCII; at most max_in input bytes,
  * with "…" appended when cut. For echoing untrusted input in messages. */
