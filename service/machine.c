@@ -386,17 +386,16 @@ int machine_load(Machine *m) {
         return 0;
 }
 
-int machine_rescan(Machine *m, PciAddress **ret_added, size_t *ret_n) {
+int machine_rescan(Machine *m) {
+        /* The store is synchronous: when it returns, the kernel has added what it found. */
+        return sysfs_write_file(SYSFS_PCI_RESCAN, "1");
+}
+
+int machine_list_unknown(Machine *m, PciAddress **ret, size_t *ret_n) {
         _cleanup_free_ PciAddress *list = NULL;
         size_t n, k = 0;
         int r;
 
-        r = sysfs_write_file(SYSFS_PCI_RESCAN, "1");
-        if (r < 0)
-                return r;
-
-        /* The store is synchronous: when it returns, the kernel has added what it found.
-         * What it did is read back from sysfs, not assumed. */
         r = pci_enumerate(&list, &n);
         if (r < 0)
                 return r;
@@ -404,7 +403,7 @@ int machine_rescan(Machine *m, PciAddress **ret_added, size_t *ret_n) {
                 if (!machine_find_device(m, &list[i]))
                         list[k++] = list[i];
 
-        *ret_added = TAKE_PTR(list);
+        *ret = TAKE_PTR(list);
         *ret_n = k;
         return 0;
 }

@@ -64,9 +64,11 @@ size_t machine_slot_range(Machine *m, const PciDevice *d, size_t *ret_first);
  * ("0000:26:00.0"). A "remove" drops it. Unknown names are ignored. */
 int machine_apply_uevent(Machine *m, const char *action, const char *sysname, MachineChange *ret);
 
-/* Asks the kernel to rescan every PCI bus and returns the functions that are there now but
- * not in the registry yet (their "add" uevents follow and register them). */
-int machine_rescan(Machine *m, PciAddress **ret_added, size_t *ret_n);
+/* Asks the kernel to rescan every PCI bus (-errno: the kernel refused, nothing happened). */
+int machine_rescan(Machine *m);
+/* The functions the kernel lists that are not in the registry yet (after a rescan: those
+ * that appeared; their "add" uevents follow and register them). */
+int machine_list_unknown(Machine *m, PciAddress **ret, size_t *ret_n);
 
 /* Adds a function read from sysfs (or, in unit tests, built by hand) to the registry. */
 int machine_add_device(Machine *m, PciDevice *d, MachineChange *change);

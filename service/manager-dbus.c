@@ -157,10 +157,18 @@ static int method_rescan(sd_bus_message *message, void *userdata, sd_bus_error *
         if (r == 0)
                 return 1; /* handled: polkit was asked, this runs again with its answer */
 
-        r = machine_rescan(m->machine, &added, &n);
+        r = machine_rescan(m->machine);
         if (r < 0)
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
-                                         "The kernel refused to rescan the PCI buses: %s. Nothing was changed.",
+                                         "The kernel refused to rescan the PCI buses (%s); nothing was changed. "
+                                         "The kernel log may say why.",
+                                         strerror(-r));
+        /* What the kernel did is read back, not assumed. */
+        r = machine_list_unknown(m->machine, &added, &n);
+        if (r < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                         "The PCI buses were rescanned, but reading /sys/bus/pci/devices failed (%s); "
+                                         "'passthructl list' shows what is there once the kernel's events arrive.",
                                          strerror(-r));
         log_info("PCI rescan requested by %s: %zu function(s) appeared.",
                  strempty(sd_bus_message_get_sender(message)), n);

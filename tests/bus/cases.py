@@ -458,6 +458,21 @@ def rescan_denied_by_polkit_changes_nothing_then_allowed(bed):
 
 
 @case(STOCK)
+def rescan_refused_by_the_kernel_is_failed(bed):
+    remove_nic(bed)
+    r = bed.kernel("echo 'rescan bus errno EIO' > /sys/kernel/pcisim/faults")
+    check_eq(r.code, 0, f"fault: {r}")
+    r = bed.ctl("rescan")
+    check_eq(r.code, 1, f"rescan with the kernel refusing: {r}")
+    check("org.passthru1.Error.Failed" in r.err and "refused to rescan" in r.err and "Input/output error" in r.err,
+          f"Failed naming the kernel's error: {r.err!r}")
+    check(not nic_present(bed), "nothing changed")
+    r = bed.ctl("rescan", "--json")
+    check_eq(r.code, 0, f"the next rescan: {r}")
+    check_eq(r.json(), {"added": [NIC]}, "what appeared")
+
+
+@case(STOCK)
 def rescan_denied_without_polkit(bed):
     remove_nic(bed)
     r = bed.ctl("rescan", user="65534")

@@ -1058,6 +1058,8 @@ static int faults_write(Machine *m, const char *buf, size_t size) {
                 f->op = strdup(w[0]);
                 if (fault_op_is_module(w[0]))
                         f->target = module_name_normalize(w[1]);
+                else if (streq(w[0], "rescan") && streq(w[1], "bus"))
+                        f->target = strdup("bus"); /* /sys/bus/pci/rescan, not a device's */
                 else if (fault_op_valid(w[0]) && listing_parse_address(w[1], &domain, &bus, &slot, &func) >= 0)
                         f->target = strdup_printf("%04x:%02x:%02x.%x", domain, bus, slot, func);
                 if (n == 4)
@@ -1538,11 +1540,9 @@ static ssize_t write_rescan(Machine *m, SimDevice *d, const char *buf, size_t si
         r = parse_ulong(buf, size, &v);
         if (r < 0)
                 return r;
-        if (d) {
-                r = fault_check(m, "rescan", d->addr);
-                if (r < 0)
-                        return r;
-        }
+        r = fault_check(m, "rescan", d ? d->addr : "bus");
+        if (r < 0)
+                return r;
         if (v) {
                 if (d)
                         rescan(m, (int) d->ld->domain, (int) d->ld->bus);
