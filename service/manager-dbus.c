@@ -124,7 +124,10 @@ static int method_diagnose(sd_bus_message *message, void *userdata, sd_bus_error
 
         r = diagnose(m->machine, &d);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to examine the host: %m");
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                         "Failed to examine the host: reading /sys/kernel/iommu_groups, "
+                                         "/sys/class/iommu or /proc failed (%s). The daemon's journal has details.",
+                                         strerror(-r));
 
         r = sd_bus_message_new_method_return(message, &reply);
         if (r < 0)
