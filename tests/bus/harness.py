@@ -6,6 +6,8 @@ listing), and helpers to run passthructl and busctl as a user would.
 The binaries come from the environment meson sets: PASSTHRUD, PASSTHRUCTL, PCISIM,
 PASSTHRU_SOURCE_DIR. Nothing here needs anything beyond the Python standard library."""
 
+import difflib
+import glob
 import json
 import os
 import re
@@ -21,6 +23,10 @@ STOCK = os.path.join(FIXTURES, "amd-matisse-gtx1650.txt")
 ACS = os.path.join(FIXTURES, "amd-matisse-gtx1650-acs-override.txt")
 
 BUS_CONFIG = os.path.join(SOURCE_DIR, "tests", "bus", "system-bus.conf.in")
+SUPERVISE = os.path.join(SOURCE_DIR, "tests", "bus", "supervise.sh")
+
+# The modules Detach loads and nothing unloads: vfio_pci and what it depends on.
+VFIO_MODULES = ("vfio", "vfio_iommu_type1", "vfio_pci")
 
 
 class Failure(Exception):
@@ -51,6 +57,148 @@ class Result:
 
     def __repr__(self):
         return f"exit {self.code}\nstdout: {self.out[:2000]}\nstderr: {self.err[:2000]}"
+
+
+def state_lines(state, ignore_modules=()):
+    """The lines of a /sys/kernel/pcisim/state snapshot, without the "module" lines of ignore_modules."""
+    return [l for l in state.splitlines()
+            if l.strip() and not (l.startswith("module ") and l.split()[1] in ignore_modules)]
+
+
+def state_devices(state):
+    """{address: (driver, override)} from a snapshot, "-" meaning none."""
+    out = {}
+    for l in state.splitlines():
+        w = l.split()
+        if w and w[0] == "device":
+            out[w[1]] = (w[2].split("=", 1)[1], w[3].split("=", 1)[1])
+    return out
+
+
+def check_same_state(got, want, what, ignore_modules=()):
+    """Compares two snapshots line by line; a difference fails with a diff (want → got)."""
+    g, w = state_lines(got, ignore_modules), state_lines(want, ignore_modules)
+    if g != w:
+        diff = "\n".join(difflib.unified_diff(w, g, "want", "got", lineterm="", n=0))
+        raise Failure(f"{what}: the machine's state differs:\n{diff}")
+
+
+def canonical_address(address):
+    return address if len(address) > 7 else "0000:" + address
+
+
+def object_path(target):
+    """A group number, a PCI address (any accepted form) or an object path → the object path."""
+    if isinstance(target, int):
+        return f"/org/passthru1/group/{target}"
+    if target.startswith("/"):
+        return target
+    if target.startswith("pci_"):
+        return "/org/passthru1/device/" + target
+    return "/org/passthru1/device/pci_" + re.sub(r"[:.]", "_", canonical_address(target).lower())
+
+
+def interface_of(target):
+    return "org.passthru1.Group" if "/group/" in object_path(target) else "org.passthru1.Device"
+
+
+def options_args(options):
+    """{"dry-run": True, "override": ("s", "yes")} → busctl's a{sv} arguments. A bool is b, a str s,
+    an int u; a tuple gives the signature and values itself (for wrong types on purpose)."""
+    args = ["a{sv}", str(len(options or {}))]
+    for key, value in (options or {}).items():
+        if isinstance(value, bool):
+            args += [key, "b", "true" if value else "false"]
+        elif isinstance(value, tuple):
+            args += [key, *(str(v) for v in value)]
+        elif isinstance(value, str):
+            args += [key, "s", value]
+        elif isinstance(value, int):
+            args += [key, "u", str(value)]
+        else:
+            raise TypeError(f"option {key}: {value!r}")
+    return args
+
+
+class Reply:
+    """A method call made with busctl: code, data (busctl --json=short "data"), and for an error
+    reply its D-Bus name and message (busctl prints only the message; its debug log has the name)."""
+
+    def __init__(self, result):
+        self.code, self.out, self.err = result.code, result.out, result.err
+        self.error = self.message = None
+        self.data = None
+        for line in result.err.splitlines():
+            m = re.match(r"^Got message type=error .* error-name=(\S+) error-message=(.*)$", line)
+            if m:
+                self.error, self.message = m.group(1), m.group(2)
+        if self.code == 0:
+            try:
+                self.data = json.loads(result.out)["data"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                self.data = None
+        elif self.error is None:
+            # No reply at all (timeout, bus gone): say what busctl said.
+            lines = [l for l in result.err.splitlines() if not l.startswith(("Bus ", "sd-bus", "Sent ", "Got "))]
+            self.message = " / ".join(lines)[-400:]
+
+    @property
+    def ok(self):
+        return self.code == 0
+
+    def steps(self):
+        """The (step, description) pairs of a Detach/Reattach reply."""
+        check(self.ok, f"the call failed: {self}")
+        check(isinstance(self.data, list) and len(self.data) == 1, f"one a(ss) in the reply: {self.out!r}")
+        return [tuple(s) for s in self.data[0]]
+
+    def __repr__(self):
+        if self.ok:
+            return f"reply {self.out.strip()[:1500]}"
+        return f"error {self.error}: {self.message} (busctl exit {self.code})"
+
+
+class PendingReply:
+    """A busctl call running in the background; result() waits for its Reply."""
+
+    def __init__(self, popen):
+        self.p = popen
+
+    def running(self):
+        return self.p.poll() is None
+
+    def result(self, timeout=30):
+        try:
+            out, err = self.p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"no reply within {timeout} s")
+        return Reply(Result(subprocess.CompletedProcess(self.p.args, self.p.returncode, out, err)))
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.communicate()
+
+
+def pid_alive(pid):
+    """Running, not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+_config_supported = None
+
+
+def daemon_supports_config():
+    """Whether this passthrud takes --config (older builds refuse unknown options)."""
+    global _config_supported
+    if _config_supported is None:
+        p = subprocess.run([os.environ["PASSTHRUD"], "--help"], capture_output=True, text=True)
+        _config_supported = "--config" in p.stdout
+    return _config_supported
 
 
 def parse_listing(path):
@@ -87,13 +235,25 @@ def parse_listing(path):
 class Bed:
     """One private bus + one passthrud on one simulated machine."""
 
-    def __init__(self, listing=STOCK, start_timeout=20):
+    def __init__(self, listing=STOCK, start_timeout=20, step_timeout=2):
         self.listing = listing
         self.start_timeout = start_timeout
+        self.step_timeout = step_timeout
         self.dir = tempfile.mkdtemp(prefix="passthru-bus-")
         self.socket = os.path.join(self.dir, "system_bus_socket")
         self.daemon_log = os.path.join(self.dir, "passthrud.log")
         self.pidfile = os.path.join(self.dir, "pcisim.pid")
+        # The daemon's own: $RUNTIME_DIRECTORY (journals, host-drivers) and --config.
+        self.runtime_dir = os.path.join(self.dir, "run")
+        self.config = os.path.join(self.dir, "passthrud.conf")
+        # supervise.sh (pcisim's COMMAND) starts passthrud, writes its pid here, reads "start" there.
+        self.daemon_pidfile = os.path.join(self.dir, "passthrud.pid")
+        self.control = os.path.join(self.dir, "supervise.fifo")
+        self.uevent_log = os.path.join(self.dir, "uevents.log")
+        self.daemon_expected = False
+        self.faults_used = False
+        self.holders = []
+        self.pending = []
         self.bus = None
         self.sim = None
         self.polkit = None
@@ -125,14 +285,39 @@ class Bed:
         self.start_daemon()
 
     def start_daemon(self, extra_env=None):
-        env = dict(self.env, PASSTHRU_LOG_LEVEL="debug", **(extra_env or {}))
+        """pcisim with supervise.sh as its COMMAND, which starts passthrud (module syscalls are
+        simulated for COMMAND's descendants only), so the daemon can be killed and started again
+        on the same simulated machine (kill_daemon, restart_daemon)."""
+        os.makedirs(self.runtime_dir, mode=0o755, exist_ok=True)
+        with open(self.config, "w") as f:
+            f.write(f"[Daemon]\nStepTimeoutSec={self.step_timeout}\n")
+        if not os.path.exists(self.control):
+            os.mkfifo(self.control, 0o600)
+        daemon = [os.environ["PASSTHRUD"]]
+        if daemon_supports_config():
+            daemon.append(f"--config={self.config}")
+        env = dict(self.env, PASSTHRU_LOG_LEVEL="debug", RUNTIME_DIRECTORY=self.runtime_dir, **(extra_env or {}))
         self.log = open(self.daemon_log, "a")
-        self.sim = subprocess.Popen([os.environ["PCISIM"], "--pidfile", self.pidfile, self.listing, "--",
-                                     os.environ["PASSTHRUD"]],
+        self.sim = subprocess.Popen([os.environ["PCISIM"], "--pidfile", self.pidfile, "--uevent-log", self.uevent_log,
+                                     self.listing, "--", SUPERVISE, self.control, self.daemon_pidfile, *daemon],
                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.wait_for(lambda: os.path.exists(self.daemon_pidfile), "the supervisor to start passthrud")
+        self.daemon_expected = True
         self.wait_for(self.name_has_owner, "passthrud to own org.passthru1", self.start_timeout)
 
     def stop(self):
+        for p in self.pending:
+            p.kill()
+        for p in self.holders:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if self.faults_used and self.sim and self.sim.poll() is None:
+            # A write held by a hang fault would hold up the daemon's exit.
+            try:
+                self.kernel("echo clear > /sys/kernel/pcisim/faults; echo 1 > /sys/kernel/pcisim/release")
+            except (OSError, ValueError, subprocess.SubprocessError):
+                pass
         if self.polkit and self.polkit.poll() is None:
             self.polkit.terminate()
             self.polkit.wait()
@@ -163,6 +348,8 @@ class Bed:
                 return
             if self.sim and self.sim.poll() is not None:
                 raise Failure(f"pcisim/passthrud exited with {self.sim.returncode} while waiting for {what}")
+            if self.daemon_expected and not self.daemon_alive():
+                raise Failure(f"passthrud exited while waiting for {what}")
             time.sleep(0.02)
         raise Failure(f"timed out waiting for {what}")
 
@@ -171,10 +358,10 @@ class Bed:
                         "NameHasOwner", "s", name)
         return r.code == 0 and r.out.strip() == "b true"
 
-    def run(self, argv, user=None, input=None, timeout=30):
+    def run(self, argv, user=None, input=None, timeout=30, env=None):
         if user is not None:
             argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--"] + argv
-        p = subprocess.run(argv, env=self.env, capture_output=True, text=True, input=input, timeout=timeout)
+        p = subprocess.run(argv, env=env or self.env, capture_output=True, text=True, input=input, timeout=timeout)
         return Result(p)
 
     def ctl(self, *args, user=None):
@@ -214,10 +401,224 @@ class Bed:
         check_eq(r.code, 0, f"GetManagedObjects {r}")
         return r.json()
 
+    # ---- the daemon under supervise.sh ----
 
-def run_case(fn, listing=STOCK):
+    def daemon_pid(self):
+        return int(open(self.daemon_pidfile).read().strip())
+
+    def daemon_alive(self):
+        try:
+            return pid_alive(self.daemon_pid())
+        except (OSError, ValueError):
+            return False
+
+    def daemon_children(self):
+        """The pids of the daemon's child processes (its helpers)."""
+        pid, out = str(self.daemon_pid()), []
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        if f.read().rsplit(")", 1)[1].split()[1] == pid:
+                            out.append(int(d))
+                except (OSError, IndexError):
+                    pass
+        return out
+
+    def kill_daemon(self, sig=signal.SIGKILL):
+        """Kills passthrud (not the simulated machine) and waits for its bus name to go."""
+        pid = self.daemon_pid()
+        self.daemon_expected = False
+        os.kill(pid, sig)
+        self.wait_for(lambda: not pid_alive(pid), f"passthrud ({pid}) to die", 10)
+        self.wait_for(lambda: not self.name_has_owner(), "org.passthru1 to be released", 10)
+
+    def restart_daemon(self):
+        """Asks supervise.sh to start passthrud again; returns once it owns org.passthru1 (which it
+        takes only after reconciling its journal)."""
+        check(not self.daemon_alive(), "restart_daemon: passthrud still runs")
+        try:
+            os.unlink(self.daemon_pidfile)
+        except FileNotFoundError:
+            pass
+        fd = os.open(self.control, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, b"start\n")
+        finally:
+            os.close(fd)
+        self.wait_for(lambda: os.path.exists(self.daemon_pidfile), "supervise.sh to start passthrud again")
+        self.daemon_expected = True
+        self.wait_for(self.name_has_owner, "the restarted passthrud to own org.passthru1", self.start_timeout)
+
+    def journals(self):
+        """The unfinished transactions the daemon left in its runtime directory."""
+        return sorted(os.path.basename(p) for p in glob.glob(os.path.join(self.runtime_dir, "*.journal")))
+
+    # ---- the simulated kernel ----
+
+    def snapshot(self):
+        """/sys/kernel/pcisim/state: drivers, overrides, modules, framebuffer, /dev/vfio, nodes."""
+        r = self.kernel("cat /sys/kernel/pcisim/state")
+        check_eq(r.code, 0, f"reading /sys/kernel/pcisim/state: {r}")
+        check(r.out.startswith("device "), f"a state snapshot: {r.out[:200]!r}")
+        return r.out
+
+    def uevents(self):
+        """The uevents sent so far (pcisim --uevent-log), one "SEQNUM ACTION DEVPATH DRIVER" each."""
+        try:
+            return open(self.uevent_log).read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def fault(self, *lines):
+        """Adds fault lines (`OP ADDRESS errno NAME`, `OP ADDRESS hang`, `load MODULE …`) at once."""
+        self.faults_used = True
+        text = "\n".join(lines) + "\n"
+        r = self.run(["nsenter", "-t", str(self.sim_pid()), "-m", "-n", "--", "bash", "-c",
+                      'printf "%s" "$0" > /sys/kernel/pcisim/faults', text])
+        check_eq(r.code, 0, f"writing faults {lines}: {r}")
+
+    def faults(self):
+        """The faults not fired yet."""
+        r = self.kernel("cat /sys/kernel/pcisim/faults")
+        check_eq(r.code, 0, f"reading faults: {r}")
+        return [l.strip() for l in r.out.splitlines() if l.strip()]
+
+    def wait_fault_fired(self, line, timeout=10):
+        """Waits until the fault `line` has fired (left the list): the write it hangs has begun."""
+        self.wait_for(lambda: line not in self.faults(), f"the fault '{line}' to fire", timeout)
+
+    def release(self):
+        """Releases every write and module call held by a hang fault."""
+        r = self.kernel("echo 1 > /sys/kernel/pcisim/release")
+        check_eq(r.code, 0, f"release: {r}")
+
+    def control_file(self, name, value):
+        r = self.run(["nsenter", "-t", str(self.sim_pid()), "-m", "-n", "--", "bash", "-c",
+                      'echo "$1" > "/sys/kernel/pcisim/$0"', name, value])
+        check_eq(r.code, 0, f"{name} {value}: {r}")
+
+    def hold_open(self, path, timeout=5):
+        """A process inside the simulated machine holding `path` open for reading (as a guest's QEMU
+        holds /dev/vfio/N, a compositor /dev/dri/card0); returns its pid. Killed by stop()."""
+        p = subprocess.Popen(["nsenter", "-t", str(self.sim_pid()), "-m", "-n", "--", "sh", "-c",
+                              'exec sleep infinity < "$0"', path],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.holders.append(p)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                raise Failure(f"could not hold {path} open: {p.stderr.read().strip()}")
+            try:
+                if (open(f"/proc/{p.pid}/comm").read().strip() == "sleep"
+                        and os.readlink(f"/proc/{p.pid}/fd/0") == path):
+                    return p.pid
+            except OSError:
+                pass
+            time.sleep(0.01)
+        raise Failure(f"timed out holding {path} open")
+
+    def stop_holder(self, pid):
+        for p in self.holders:
+            if p.pid == pid and p.poll() is None:
+                p.kill()
+                p.wait()
+
+    # ---- method calls through busctl ----
+
+    def method(self, path, interface, member, *args, user=None, interactive=None, timeout=30):
+        """One call with busctl; returns a Reply with the error's name when it fails."""
+        return Reply(self.run(self._method_argv(path, interface, member, args, interactive, timeout), user=user,
+                              env=dict(self.env, SYSTEMD_LOG_LEVEL="debug"), timeout=timeout + 10))
+
+    def method_async(self, path, interface, member, *args, user=None, interactive=None, timeout=30):
+        """The same call in the background: a PendingReply (killed by stop() if still running)."""
+        argv = self._method_argv(path, interface, member, args, interactive, timeout)
+        if user is not None:
+            argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--"] + argv
+        p = PendingReply(subprocess.Popen(argv, env=dict(self.env, SYSTEMD_LOG_LEVEL="debug"), text=True,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        self.pending.append(p)
+        return p
+
+    @staticmethod
+    def _method_argv(path, interface, member, args, interactive, timeout):
+        argv = ["busctl", "--system", "--json=short", f"--timeout={timeout}"]
+        if interactive is not None:
+            argv.append(f"--allow-interactive-authorization={'yes' if interactive else 'no'}")
+        return argv + ["call", "org.passthru1", path, interface, member, *[str(a) for a in args]]
+
+    def detach(self, target, options=None, **kw):
+        """Group.Detach (target: a group number) or Device.Detach (an address) with options a{sv}."""
+        return self.method(object_path(target), interface_of(target), "Detach", *options_args(options), **kw)
+
+    def reattach(self, target, options=None, **kw):
+        return self.method(object_path(target), interface_of(target), "Reattach", *options_args(options), **kw)
+
+    def detach_async(self, target, options=None, **kw):
+        return self.method_async(object_path(target), interface_of(target), "Detach", *options_args(options), **kw)
+
+    def reattach_async(self, target, options=None, **kw):
+        return self.method_async(object_path(target), interface_of(target), "Reattach", *options_args(options), **kw)
+
+    def prop(self, target, name, interface=None):
+        """A property of a group (number), device (address) or object path, as busctl --json gives it."""
+        r = self.busctl("--json=short", "get-property", "org.passthru1", object_path(target),
+                        interface or interface_of(target), name)
+        check_eq(r.code, 0, f"get-property {name} of {target}: {r}")
+        return json.loads(r.out)["data"]
+
+    # ---- the mock polkitd, beyond its template ----
+
+    def polkit_count_hanging(self):
+        """How many CheckAuthorization calls the mock holds (SimulateHang)."""
+        if not getattr(self, "_polkit_counting", False):
+            self.polkit_mock("AddMethod", "sssss", "org.freedesktop.DBus.Mock", "CountHangingCalls", "", "u",
+                             "ret = len(self.hanging_calls)")
+            self._polkit_counting = True
+        r = self.busctl("--json=short", "call", "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+                        "org.freedesktop.DBus.Mock", "CountHangingCalls")
+        check_eq(r.code, 0, f"CountHangingCalls: {r}")
+        return json.loads(r.out)["data"][0]
+
+    def polkit_challenge(self, *actions):
+        """Replaces the template's CheckAuthorization (which never asks for authentication) by one
+        that, for `actions`, behaves like polkit with auth_admin and an agent that authenticates:
+        without AllowUserInteraction (flags bit 0) (authorized=false, challenge=true), with it
+        authorized. SetAllowed/AllowUnknown still allow outright. Calls are recorded (polkit_checks)."""
+        code = "\n".join([
+            "action, flags = str(args[1]), int(args[3])",
+            "if action in self.allowed or self.allow_unknown:",
+            "    ret = (True, False, {})",
+            "elif action in getattr(self, 'challenge', []):",
+            "    ret = (bool(flags & 1), not (flags & 1), {})",
+            "else:",
+            "    ret = (False, False, {})",
+        ])
+        self.polkit_mock("AddMethod", "sssss", "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
+                         "(sa{sv})sa{ss}us", "(bba{ss})", code)
+        self.polkit_mock("AddMethod", "sssss", "org.freedesktop.DBus.Mock", "SetChallenge", "as", "",
+                         "self.challenge = [str(a) for a in args[0]]")
+        self.polkit_mock("SetChallenge", "as", str(len(actions)), *actions)
+
+    def polkit_checks(self):
+        """The CheckAuthorization calls the replaced method (polkit_challenge) saw, as dicts:
+        subject_kind, subject (its details), action, details, flags."""
+        r = self.busctl("--json=short", "call", "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+                        "org.freedesktop.DBus.Mock", "GetMethodCalls", "s", "CheckAuthorization")
+        check_eq(r.code, 0, f"GetMethodCalls: {r}")
+        out = []
+        for _, args in json.loads(r.out)["data"][0]:
+            subject = args[0]["data"]
+            out.append({"subject_kind": subject[0],
+                        "subject": {k: v["data"] for k, v in subject[1].items()},
+                        "action": args[1]["data"], "details": args[2]["data"], "flags": args[3]["data"]})
+        return out
+
+
+def run_case(fn, listing=STOCK, **bed_options):
     """Runs one case; on failure prints why and the daemon's log, and returns non-zero."""
-    bed = Bed(listing)
+    bed = Bed(listing, **bed_options)
     try:
         bed.start()
         fn(bed)
