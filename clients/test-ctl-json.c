@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Unit test of passthructl's JSON writer (ctl-json.c): escaping, commas in nested
- * containers, pretty printing and streaming. Owns nothing; exits non-zero on failure.
+ * containers, pretty printing and streaming; and of the steps of detach/reattach
+ * (ctl-steps.c): their JSON array, their human lines, the count of functions they name.
+ * Owns nothing; exits non-zero on failure.
  */
 #include <assert.h>
 
 #include "ctl-json.h"
+#include "ctl-steps.h"
 
 static int failures = 0;
 
@@ -132,11 +135,97 @@ static void test_stream(void) {
         }
 }
 
+/* The output of "detach --json": descriptions come from the kernel and the daemon and
+ * may hold anything; the JSON must stay valid. */
+static void test_steps_json(void) {
+        _cleanup_(steps_done) Steps steps = {};
+        _cleanup_(json_done) JsonWriter w, p;
+        const char *s;
+        size_t n;
+
+        json_init(&w, false);
+        json_steps(&w, &steps);
+        assert(json_finish(&w, &s, &n) == 0);
+        expect("steps, none", s, "[]\n");
+        json_done(&w);
+
+        assert(steps_add(&steps, "load-module", "vfio_pci") >= 0);
+        assert(steps_add(&steps, "set-override", "0000:26:00.0: driver_override = \"vfio-pci\"") >= 0);
+        assert(steps_add(&steps, "unbind", "0000:26:00.0: unbind from C:\\drv\n\x1b[31mred\t\x7f") >= 0);
+        assert(steps_add(&steps, "probe", "0000:26:00.0: bound to vfio-pci, /dev/vfio/16 ✓") >= 0);
+
+        json_init(&w, false);
+        json_steps(&w, &steps);
+        assert(json_finish(&w, &s, &n) == 0);
+        expect("steps", s,
+               "[{\"step\":\"load-module\",\"description\":\"vfio_pci\"},"
+               "{\"step\":\"set-override\",\"description\":\"0000:26:00.0: driver_override = \\\"vfio-pci\\\"\"},"
+               "{\"step\":\"unbind\",\"description\":\"0000:26:00.0: unbind from C:\\\\drv\\u000a\\u001b[31mred\\u0009\\u007f\"},"
+               "{\"step\":\"probe\",\"description\":\"0000:26:00.0: bound to vfio-pci, /dev/vfio/16 ✓\"}]\n");
+
+        json_init(&p, true);
+        steps.n = 1;
+        json_steps(&p, &steps);
+        steps.n = 4;
+        assert(json_finish(&p, &s, &n) == 0);
+        expect("steps, pretty", s,
+               "[\n"
+               "  {\n"
+               "    \"step\": \"load-module\",\n"
+               "    \"description\": \"vfio_pci\"\n"
+               "  }\n"
+               "]\n");
+}
+
+static void test_steps_lines(void) {
+        _cleanup_(steps_done) Steps steps = {};
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+
+        colors_setup(COLOR_NEVER);
+        a = step_format_line("set-override", "0000:26:00.0: driver_override = vfio-pci");
+        b = step_format_line("clear-override", "0000:26:00.0: \x1b[2J\n");
+        c = step_format_line("a-step-longer-than-the-column", "x");
+        assert(a && b && c);
+        expect("line", a, "  set-override    0000:26:00.0: driver_override = vfio-pci\n");
+        expect("line, widest step, control characters", b, "  clear-override  0000:26:00.0: \\x1b[2J\\x0a\n");
+        expect("line, long step", c, "  a-step-longer-than-the-column  x\n");
+
+        /* Colours do not count for the padding. */
+        colors_setup(COLOR_ALWAYS);
+        a = mfree(a);
+        a = step_format_line("rollback", "0000:26:00.0: driver_override cleared");
+        assert(a);
+        expect("line, coloured", a, "  " ANSI_RED "rollback" ANSI_NORMAL "        0000:26:00.0: driver_override cleared\n");
+        colors_setup(COLOR_NEVER);
+
+        assert(steps_all_unchanged(&steps));
+        assert(steps_count_functions(&steps) == 0);
+        assert(steps_add(&steps, "unchanged", "0000:26:00.1: already on vfio-pci") >= 0);
+        assert(steps_all_unchanged(&steps));
+        assert(steps_add(&steps, "load-module", "vfio_pci") >= 0);
+        assert(steps_add(&steps, "set-override", "0000:26:00.0: driver_override = vfio-pci") >= 0);
+        assert(steps_add(&steps, "unbind", "0000:26:00.0: unbind from nvidia") >= 0);
+        assert(steps_add(&steps, "probe", "0000:26:00.0") >= 0);
+        assert(steps_add(&steps, "probe", "0001:26:00.0 bound to vfio-pci") >= 0);
+        assert(steps_add(&steps, "probe", "0000:26:00.0x: not an address") >= 0);
+        assert(steps_add(&steps, "probe", "0000:26:00") >= 0);
+        assert(!steps_all_unchanged(&steps));
+        /* 0000:26:00.1, 0000:26:00.0, 0001:26:00.0 */
+        assert(steps_count_functions(&steps) == 3);
+
+        assert(steps_remove(&steps, "unbind", "0000:26:00.0: unbind from nvidia"));
+        assert(!steps_remove(&steps, "unbind", "0000:26:00.0: unbind from nvidia"));
+        assert(steps.n == 7);
+        expect("after remove", steps.items[3].step, "probe");
+}
+
 int main(void) {
         test_escape();
         test_short();
         test_pretty();
         test_stream();
+        test_steps_json();
+        test_steps_lines();
 
         if (failures > 0) {
                 fprintf(stderr, "%d failure(s)\n", failures);

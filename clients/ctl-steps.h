@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The steps of a Detach or Reattach: the (step, description) pairs passthrud returns
+ * (a(ss)) and announces one by one with the Group's Progress signal. Formats them for
+ * people, one line per step ("  set-override    0000:26:00.0: driver_override = vfio-pci"),
+ * and as JSON ([{"step":"set-override","description":"…"}, …]). Owns copies of the
+ * strings it holds.
+ */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "ctl-json.h"
+#include "ctl-util.h"
+
+/* Human lines pad the step name to this width: the longest step, "clear-override". */
+#define STEP_WIDTH 14
+
+typedef struct Step {
+        char *step;
+        char *description;
+} Step;
+
+typedef struct Steps {
+        Step *items;
+        size_t n, allocated;
+} Steps;
+
+/* Frees the steps; usable as _cleanup_(steps_done) on a Steps variable. */
+void steps_done(Steps *s);
+
+/* Appends copies of step and description. */
+int steps_add(Steps *s, const char *step, const char *description);
+
+/* Reads a complete a(ss) from m and appends its elements. */
+int steps_read(sd_bus_message *m, Steps *s);
+
+/* Removes the first element equal to (step, description); returns whether there was one. */
+bool steps_remove(Steps *s, const char *step, const char *description);
+
+/* Whether every step is "unchanged" (true for no steps at all): the operation was a no-op. */
+bool steps_all_unchanged(const Steps *s) _pure_;
+
+/* The number of different functions the steps name: descriptions that begin with a
+ * canonical address "DDDD:BB:SS.F" followed by ':', ' ' or the end (case-insensitive). */
+size_t steps_count_functions(const Steps *s);
+
+/* The human line of one step, newline included: two spaces, the step padded to
+ * STEP_WIDTH, two spaces, the description. Control characters are shown as \xNN;
+ * "rollback" is red and "unchanged" grey when colours are on. */
+char *step_format_line(const char *step, const char *description);
+
+/* Writes [{"step":…,"description":…}, …]. */
+void json_steps(JsonWriter *w, const Steps *s);
