@@ -14,6 +14,8 @@
 #define PASSTHRU_SERVICE "org.passthru1"
 #define PASSTHRU_PATH "/org/passthru1"
 #define PASSTHRU_MANAGER_INTERFACE "org.passthru1.Manager"
+#define PASSTHRU_GROUP_INTERFACE "org.passthru1.Group"
+#define PASSTHRU_DEVICE_INTERFACE "org.passthru1.Device"
 #define PASSTHRU_DEVICE_PATH_PREFIX "/org/passthru1/device/"
 #define PASSTHRU_GROUP_PATH_PREFIX "/org/passthru1/group/"
 

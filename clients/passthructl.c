@@ -6,7 +6,8 @@
  * status, list, show and diagnose verbs, human and JSON (the JSON keys are documented in
  * docs/passthructl.md and are an interface). Every verb that shows objects makes exactly
  * one GetManagedObjects() call (plus GetDevice()/GetGroup()/Diagnose() where needed) and
- * works on the sorted snapshot of ctl-model.c. monitor lives in ctl-monitor.c.
+ * works on the sorted snapshot of ctl-model.c. monitor lives in ctl-monitor.c; detach
+ * and reattach resolve their target here and run in ctl-assign.c.
  *
  * Exit statuses: 0 success, 1 failure (bus or daemon error, daemon not running),
  * 2 usage error.
@@ -16,6 +17,7 @@
 #include <stdarg.h>
 
 #include "config.h"
+#include "ctl-assign.h"
 #include "ctl-bus.h"
 #include "ctl-json.h"
 #include "ctl-model.h"
@@ -31,6 +33,9 @@
 static bool arg_json = false;
 static bool arg_json_pretty = false;
 static ColorMode arg_color = COLOR_AUTO;
+static bool arg_dry_run = false;
+static bool arg_override = false;
+static bool arg_ask_password = true;
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -907,8 +912,9 @@ static int verb_rescan(sd_bus *bus, _unused_ char **args) {
                                            PASSTHRU_MANAGER_INTERFACE, "Rescan");
         if (r < 0)
                 return log_error_errno(r, "Failed to create the Rescan() call: %m");
-        /* In a desktop session polkit's agent may ask for a password: allow it, and wait. */
-        r = sd_bus_message_set_allow_interactive_authorization(call, true);
+        /* In a desktop session polkit's agent may ask for a password: allow it (unless
+         * --no-ask-password), and wait. */
+        r = sd_bus_message_set_allow_interactive_authorization(call, arg_ask_password);
         if (r < 0)
                 return log_error_errno(r, "Failed to allow interactive authorization: %m");
         r = sd_bus_call(bus, call, UINT64_C(300) * 1000 * 1000, &error, &reply);
@@ -943,13 +949,73 @@ static int verb_rescan(sd_bus *bus, _unused_ char **args) {
         return flush_stdout();
 }
 
+/* ADDRESS through GetDevice() (the daemon validates it), "group N" through GetGroup(). */
+static int verb_assign(sd_bus *bus, char **args, AssignAction action) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        AssignTarget target = {};
+        uint32_t number;
+        char address[13];
+        int r;
+
+        if (streq(args[0], "group")) {
+                /* Checked by verify_args() already. */
+                if (safe_atou32(args[1], &number) < 0)
+                        return -EINVAL;
+
+                r = bus_call(bus, PASSTHRU_MANAGER_INTERFACE, "GetGroup", &reply, "u", number);
+                if (r < 0)
+                        return r;
+                r = reply_read_path(reply, "GetGroup", &path);
+                if (r < 0)
+                        return r;
+
+                if (asprintf(&name, "group %" PRIu32, number) < 0)
+                        return log_oom();
+                target.is_group = true;
+        } else {
+                r = bus_call(bus, PASSTHRU_MANAGER_INTERFACE, "GetDevice", &reply, "s", args[0]);
+                if (r < 0)
+                        return r;
+                r = reply_read_path(reply, "GetDevice", &path);
+                if (r < 0)
+                        return r;
+
+                /* The canonical address, from the object's libvirt-style name. */
+                name = strdup_printable(address_from_device_path(path, address) >= 0 ? address : args[0]);
+                if (!name)
+                        return log_oom();
+        }
+
+        target.path = path;
+        target.name = name;
+
+        return run_assign(bus, action, &target,
+                          &(const AssignOptions) {
+                                  .dry_run = arg_dry_run,
+                                  .override = arg_override,
+                                  .ask_password = arg_ask_password,
+                                  .json = arg_json,
+                                  .json_pretty = arg_json_pretty,
+                          });
+}
+
+static int verb_detach(sd_bus *bus, char **args) {
+        return verb_assign(bus, args, ASSIGN_DETACH);
+}
+
+static int verb_reattach(sd_bus *bus, char **args) {
+        return verb_assign(bus, args, ASSIGN_REATTACH);
+}
+
 /* ---- command line ------------------------------------------------------------------------ */
 
 static int help(void) {
         printf("%1$s [OPTIONS...] [COMMAND] [ARGS...]\n"
                "\n"
                "Query passthrud, the PCI passthrough service (org.passthru1 on the system bus),\n"
-               "about the host's IOMMU, its IOMMU groups, PCI functions and GPUs.\n"
+               "about the host's IOMMU, its IOMMU groups, PCI functions and GPUs, and give\n"
+               "devices to vfio-pci and back.\n"
                "\n"
                "Commands:\n"
                "  status               Show the IOMMU, a diagnosis summary and every GPU with\n"
@@ -966,6 +1032,13 @@ static int help(void) {
                "  rescan               Ask the kernel to rescan the PCI buses (brings back removed\n"
                "                       functions); needs authorization (polkit action\n"
                "                       org.passthru1.device.assign), prints what appeared\n"
+               "  detach ADDRESS       Give one PCI function to vfio-pci, showing each step\n"
+               "  detach group N       Give every endpoint of IOMMU group N to vfio-pci (bridges\n"
+               "                       stay with the host)\n"
+               "  reattach ADDRESS     Give one PCI function back to its host driver\n"
+               "  reattach group N     Give every endpoint of IOMMU group N back to its host\n"
+               "                       driver; detach and reattach need authorization (polkit\n"
+               "                       action org.passthru1.device.assign)\n"
                "  help                 Show this help\n"
                "\n"
                "Options:\n"
@@ -976,6 +1049,13 @@ static int help(void) {
                "     --color=WHEN      Colour the output: \"auto\" (the default: when standard\n"
                "                       output is a terminal), \"always\" or \"never\"\n"
                "     --no-color        Same as --color=never\n"
+               "     --dry-run         detach, reattach: print the steps that would be done,\n"
+               "                       change nothing\n"
+               "     --override        detach, reattach: proceed although the host needs the\n"
+               "                       device (boot VGA of a live session, root disk\n"
+               "                       controller, ...); also needs org.passthru1.override\n"
+               "     --no-ask-password Do not ask for a password: fail when polkit would need\n"
+               "                       one (no polkit agent is started)\n"
                "\n"
                "Exit status:\n"
                "  0                    Success\n"
@@ -999,6 +1079,10 @@ static int help(void) {
                "  %1$s diagnose              What to fix before passing a GPU through\n"
                "  %1$s list --json | jq '.groups[] | select(.viable) | .number'\n"
                "  %1$s monitor --json        Follow changes, one JSON object per line\n"
+               "  %1$s detach group 16 --dry-run\n"
+               "                                    What giving group 16 to vfio-pci would do\n"
+               "  %1$s detach group 16       Give group 16 to vfio-pci\n"
+               "  %1$s reattach 26:00.1      Give one function back to its host driver\n"
                "\n"
                "See passthructl(1); the JSON output is described in passthructl.md.\n",
                program_invocation_short_name);
@@ -1024,25 +1108,37 @@ static const Verb verbs[] = {
         { "diagnose", 0, 0, true,  verb_diagnose },
         { "monitor",  0, 0, true,  verb_monitor  },
         { "rescan",   0, 0, true,  verb_rescan   },
+        { "detach",   1, 2, true,  verb_detach   },
+        { "reattach", 1, 2, true,  verb_reattach },
         { "help",     0, 0, false, verb_help     },
 };
 
 static int verify_args(const Verb *v, char **args, size_t n) {
+        bool assign = streq(v->name, "detach") || streq(v->name, "reattach");
         uint32_t number;
 
-        if (n < v->min_args)
+        /* Ignoring them would do for real what was meant as a trial, or without the
+         * override asked for. */
+        if ((arg_dry_run || arg_override) && !assign)
+                return log_usage("Options '--dry-run' and '--override' are only for 'detach' and 'reattach'.");
+
+        if (n < v->min_args) {
+                if (assign)
+                        return log_usage("'%s' needs an ADDRESS, or 'group N'.", v->name);
                 return log_usage("Too few arguments for '%s'.", v->name);
+        }
         if (n > v->max_args)
                 return log_usage("Too many arguments for '%s'.", v->name);
 
-        if (streq(v->name, "show")) {
+        /* ADDRESS, or "group N". */
+        if (streq(v->name, "show") || assign) {
                 if (streq(args[0], "group")) {
                         if (n < 2)
-                                return log_usage("'show group' needs an IOMMU group number.");
+                                return log_usage("'%s group' needs an IOMMU group number.", v->name);
                         if (safe_atou32(args[1], &number) < 0)
                                 return log_usage("Invalid IOMMU group number '%s'.", args[1]);
                 } else if (n > 1)
-                        return log_usage("Too many arguments for 'show': one ADDRESS, or 'group N'.");
+                        return log_usage("Too many arguments for '%s': one ADDRESS, or 'group N'.", v->name);
         }
 
         return 0;
@@ -1055,14 +1151,20 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_JSON,
                 ARG_COLOR,
                 ARG_NO_COLOR,
+                ARG_DRY_RUN,
+                ARG_OVERRIDE,
+                ARG_NO_ASK_PASSWORD,
         };
         static const struct option options[] = {
-                { "help",     no_argument,       NULL, 'h'          },
-                { "version",  no_argument,       NULL, ARG_VERSION  },
-                { "json",     optional_argument, NULL, ARG_JSON     },
-                { "color",    required_argument, NULL, ARG_COLOR    },
-                { "colour",   required_argument, NULL, ARG_COLOR    },
-                { "no-color", no_argument,       NULL, ARG_NO_COLOR },
+                { "help",            no_argument,       NULL, 'h'                 },
+                { "version",         no_argument,       NULL, ARG_VERSION         },
+                { "json",            optional_argument, NULL, ARG_JSON            },
+                { "color",           required_argument, NULL, ARG_COLOR           },
+                { "colour",          required_argument, NULL, ARG_COLOR           },
+                { "no-color",        no_argument,       NULL, ARG_NO_COLOR        },
+                { "dry-run",         no_argument,       NULL, ARG_DRY_RUN         },
+                { "override",        no_argument,       NULL, ARG_OVERRIDE        },
+                { "no-ask-password", no_argument,       NULL, ARG_NO_ASK_PASSWORD },
                 {}
         };
         int c, r;
@@ -1101,6 +1203,18 @@ static int parse_argv(int argc, char *argv[]) {
 
                 case ARG_NO_COLOR:
                         arg_color = COLOR_NEVER;
+                        break;
+
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+
+                case ARG_OVERRIDE:
+                        arg_override = true;
+                        break;
+
+                case ARG_NO_ASK_PASSWORD:
+                        arg_ask_password = false;
                         break;
 
                 case ':':

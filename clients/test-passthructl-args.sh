@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Usage errors of passthructl: exit status 2, a message naming the problem, the hint
+# "Try 'passthructl --help'", nothing on standard output, and no bus needed (the bus
+# address points nowhere: a command that got as far as connecting would exit 1).
+# Usage: test-passthructl-args.sh PASSTHRUCTL
+set -u
+
+ctl=${1:?usage: $0 PASSTHRUCTL}
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/passthru-test-bus
+failures=0
+out=$(mktemp)
+err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+# usage_error MESSAGE ARGS...: passthructl ARGS must fail with status 2 and MESSAGE on stderr.
+usage_error() {
+        local want=$1 code
+        shift
+        "$ctl" "$@" >"$out" 2>"$err"
+        code=$?
+        if [ "$code" -ne 2 ]; then
+                echo "FAIL: passthructl $*: exit $code, want 2; stderr: $(cat "$err")"
+                failures=$((failures + 1))
+        elif ! grep -qF -- "passthructl: $want" "$err"; then
+                echo "FAIL: passthructl $*: stderr lacks '$want': $(cat "$err")"
+                failures=$((failures + 1))
+        elif ! grep -qF -- "Try 'passthructl --help' for more information." "$err"; then
+                echo "FAIL: passthructl $*: no --help hint: $(cat "$err")"
+                failures=$((failures + 1))
+        elif [ -s "$out" ]; then
+                echo "FAIL: passthructl $*: wrote to standard output: $(cat "$out")"
+                failures=$((failures + 1))
+        fi
+}
+
+usage_error "'detach' needs an ADDRESS, or 'group N'."            detach
+usage_error "'reattach' needs an ADDRESS, or 'group N'."          reattach
+usage_error "'detach' needs an ADDRESS, or 'group N'."            detach --dry-run --json
+usage_error "Invalid IOMMU group number 'x'."                     detach group x
+usage_error "Invalid IOMMU group number '1x'."                    reattach group 1x
+usage_error "Invalid IOMMU group number '+1'."                    detach group +1
+usage_error "Invalid IOMMU group number '4294967296'."            detach group 4294967296
+usage_error "'reattach group' needs an IOMMU group number."       reattach group
+usage_error "'detach group' needs an IOMMU group number."         detach group --override
+usage_error "Too many arguments for 'detach'."                    detach group 16 17
+usage_error "Too many arguments for 'reattach': one ADDRESS, or 'group N'." reattach 26:00.0 26:00.1
+usage_error "Unknown option '--frobnicate'."                      detach --frobnicate group 16
+usage_error "Unknown option '--dry-runs'."                        detach --dry-runs group 16
+usage_error "Option '--override' takes no argument."              detach --override=yes group 16
+usage_error "Option '--no-ask-password' takes no argument."       reattach --no-ask-password=1 26:00.0
+usage_error "Options '--dry-run' and '--override' are only for 'detach' and 'reattach'." rescan --dry-run
+usage_error "Options '--dry-run' and '--override' are only for 'detach' and 'reattach'." list --override
+usage_error "Invalid IOMMU group number 'x'."                     show group x
+
+# The help names the new commands and options.
+if ! "$ctl" --help >"$out" 2>"$err"; then
+        echo "FAIL: passthructl --help failed: $(cat "$err")"
+        failures=$((failures + 1))
+fi
+for word in "detach ADDRESS" "detach group N" "reattach ADDRESS" "reattach group N" \
+            --dry-run --override --no-ask-password org.passthru1.override; do
+        if ! grep -qF -- "$word" "$out"; then
+                echo "FAIL: --help does not mention '$word'"
+                failures=$((failures + 1))
+        fi
+done
+
+# Well-formed commands get past the argument checks: without a bus they fail with 1.
+for args in "detach 26:00.0" "detach group 16 --dry-run --override --no-ask-password --json" \
+            "reattach group 0" "reattach pci_0000_26_00_1 --json=pretty"; do
+        # shellcheck disable=SC2086
+        "$ctl" $args >"$out" 2>"$err"
+        code=$?
+        if [ "$code" -ne 1 ] || ! grep -qF "Cannot connect to the system bus" "$err"; then
+                echo "FAIL: passthructl $args: exit $code, want 1 (no bus); stderr: $(cat "$err")"
+                failures=$((failures + 1))
+        fi
+done
+
+if [ "$failures" -gt 0 ]; then
+        echo "$failures failure(s)"
+        exit 1
+fi
+echo "ok"
