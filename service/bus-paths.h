@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "journal.h"
 #include "manager.h"
 
 #define PASSTHRU_BUS_NAME "org.passthru1"
@@ -30,3 +31,8 @@ int device_bus_register(Manager *m);
 
 /* Signals what one model update changed: InterfacesAdded/Removed, PropertiesChanged. */
 int bus_emit_machine_change(Manager *m, const MachineChange *c);
+
+/* Group/Device Detach and Reattach (assign-dbus.c). g: the group acted on; only: the one
+ * function (Device methods), NULL for the whole group. */
+int bus_method_assign(sd_bus_message *message, Manager *m, Operation op, IommuGroup *g, PciDevice *only,
+                      sd_bus_error *error);

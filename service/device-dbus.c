@@ -120,7 +120,7 @@ static int property_get_driver(sd_bus *bus, const char *path, const char *interf
 static int property_get_host_driver(sd_bus *bus, const char *path, const char *interface, const char *property,
                                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append(reply, "s",
-                                     strempty(pci_device_host_driver(DEVICE_OR_FAIL(userdata, path, error))));
+                                     strempty(manager_host_driver(userdata, DEVICE_OR_FAIL(userdata, path, error))));
 }
 
 static int property_get_group(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -189,7 +189,30 @@ static int property_get_companions(sd_bus *bus, const char *path, const char *in
 static int property_get_gpu_state(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         PciDevice *d = DEVICE_OR_FAIL(userdata, path, error);
+        if (streq(manager_device_state(userdata, d), "stuck"))
+                return sd_bus_message_append(reply, "s", "stuck");
         return sd_bus_message_append(reply, "s", pci_device_on_vfio(d) ? "detached" : "host");
+}
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        PciDevice *d = DEVICE_OR_FAIL(userdata, path, error);
+        return sd_bus_message_append(reply, "s", manager_device_state(userdata, d));
+}
+
+static int method_assign(sd_bus_message *message, Operation op, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        /* Looked up again on every run: polkit's answer may come after the function changed. */
+        PciDevice *d = DEVICE_OR_FAIL(m, sd_bus_message_get_path(message), error);
+        return bus_method_assign(message, m, op, machine_device_group(m->machine, d), d, error);
+}
+
+static int method_detach(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return method_assign(message, OPERATION_DETACH, userdata, error);
+}
+
+static int method_reattach(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return method_assign(message, OPERATION_REATTACH, userdata, error);
 }
 
 static int property_get_primary(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -224,6 +247,12 @@ static const sd_bus_vtable device_vtable[] = {
         SD_BUS_PROPERTY("ResetMethods", "as", property_get_reset_methods, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("PowerState", "s", property_get_power_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Slot", "ao", property_get_slot, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* Unprivileged for sd-bus: polkit decides, inside the method. */
+        SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a(ss)", steps),
+                                method_detach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reattach", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a(ss)", steps),
+                                method_reattach, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -119,6 +119,27 @@ static int property_get_domain(sd_bus *bus, const char *path, const char *interf
         return sd_bus_message_append(reply, "s", "");
 }
 
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        IommuGroup *g = GROUP_OR_FAIL(userdata, path, error);
+        return sd_bus_message_append(reply, "s", manager_group_state(userdata, g->number));
+}
+
+static int method_assign(sd_bus_message *message, Operation op, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        /* Looked up again on every run: polkit's answer may come after the group changed. */
+        IommuGroup *g = GROUP_OR_FAIL(m, sd_bus_message_get_path(message), error);
+        return bus_method_assign(message, m, op, g, NULL, error);
+}
+
+static int method_detach(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return method_assign(message, OPERATION_DETACH, userdata, error);
+}
+
+static int method_reattach(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return method_assign(message, OPERATION_REATTACH, userdata, error);
+}
+
 static const sd_bus_vtable group_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Number", "u", property_get_number, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -127,6 +148,13 @@ static const sd_bus_vtable group_vtable[] = {
         SD_BUS_PROPERTY("Blockers", "a(ss)", property_get_blockers, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Owner", "s", property_get_owner, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Domain", "s", property_get_domain, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* Unprivileged for sd-bus: polkit decides, inside the method. */
+        SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a(ss)", steps),
+                                method_detach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reattach", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a(ss)", steps),
+                                method_reattach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("Progress", SD_BUS_ARGS("s", step, "s", description), 0),
         SD_BUS_VTABLE_END,
 };
 

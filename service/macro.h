@@ -6,6 +6,7 @@
 #pragma once
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -115,3 +116,5 @@ static inline int free_and_strdup(char **p, const char *s) {
 
 #define ERRNO_VALUE(r) (abs(r))
 #define SYNTHETIC_ERRNO(e) (-(e))
+
+#define PID_FMT "%" PRIi32

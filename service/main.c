@@ -6,8 +6,11 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "daemon-config.h"
 #include "log.h"
 #include "manager.h"
+
+static const char *arg_config = NULL;
 
 static void help(void) {
         printf("Usage: passthrud [OPTIONS]\n\n"
@@ -16,10 +19,12 @@ static void help(void) {
                "Options:\n"
                "  -h --help              Show this help and exit\n"
                "     --version           Show the version and exit\n"
-               "     --log-level=LEVEL   Log at most LEVEL (err, warning, notice, info, debug)\n\n"
+               "     --log-level=LEVEL   Log at most LEVEL (err, warning, notice, info, debug)\n"
+               "     --config=FILE       Read FILE instead of " DAEMON_CONFIG_PATH "\n\n"
                "Environment:\n"
                "  DBUS_SYSTEM_BUS_ADDRESS  The system bus to use\n"
-               "  PASSTHRU_LOG_LEVEL       Like --log-level\n\n"
+               "  PASSTHRU_LOG_LEVEL       Like --log-level\n"
+               "  RUNTIME_DIRECTORY        Where transaction journals are kept (/run/passthru1)\n\n"
                "See passthrud(8).\n");
 }
 
@@ -32,11 +37,12 @@ static int parse_log_level(const char *s) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL };
+        enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_CONFIG };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "config", required_argument, NULL, ARG_CONFIG },
                 {}
         };
         const char *e;
@@ -62,6 +68,9 @@ static int parse_argv(int argc, char *argv[]) {
                         if (r < 0)
                                 return r;
                         break;
+                case ARG_CONFIG:
+                        arg_config = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -79,12 +88,12 @@ int main(int argc, char *argv[]) {
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
-        r = manager_new(&m);
+        r = manager_new(arg_config, &m);
         if (r < 0)
                 return EXIT_FAILURE;
         r = manager_start(m);
         if (r < 0)
                 return EXIT_FAILURE;
         r = manager_run(m);
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return r != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -5,17 +5,48 @@
  */
 #include <signal.h>
 
+#include "assign.h"
 #include "bus-paths.h"
 #include "log.h"
 #include "manager.h"
 
-int manager_new(Manager **ret) {
+#define RUNTIME_DIR_DEFAULT "/run/passthru1"
+
+/* systemd sets $RUNTIME_DIRECTORY from RuntimeDirectory= (a colon-separated list; ours is one). */
+static int runtime_dir_path(char **ret) {
+        const char *e = getenv("RUNTIME_DIRECTORY");
+        size_t n;
+
+        if (isempty(e)) {
+                *ret = strdup(RUNTIME_DIR_DEFAULT);
+                return *ret ? 0 : -ENOMEM;
+        }
+        n = strcspn(e, ":");
+        if (e[0] != '/')
+                return -EINVAL;
+        *ret = strndup(e, n);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int manager_new(const char *config_path, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
 
         m = calloc(1, sizeof(Manager));
         if (!m)
                 return log_oom();
+        m->runtime_fd = -EBADF;
+
+        r = daemon_config_load(&m->config, config_path ?: DAEMON_CONFIG_PATH);
+        if (r < 0)
+                return r;
+
+        r = runtime_dir_path(&m->runtime_dir);
+        if (r < 0)
+                return log_error_errno(r, "Invalid $RUNTIME_DIRECTORY: an absolute path is needed.");
+        m->runtime_fd = runtime_dir_open(m->runtime_dir);
+        if (m->runtime_fd < 0)
+                return log_error_errno(m->runtime_fd, "Failed to open the runtime directory %s: %m", m->runtime_dir);
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -33,6 +64,18 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         sd_device_monitor_unref(m->monitor);
+        while (m->assignments) {
+                Assignment *a = m->assignments;
+                m->assignments = a->next;
+                transaction_free(a->transaction);
+                sd_bus_message_unref(a->request);
+                free(a);
+        }
+        for (size_t i = 0; i < m->n_records; i++)
+                function_state_done(&m->records[i]);
+        free(m->records);
+        safe_close(m->runtime_fd);
+        free(m->runtime_dir);
         polkit_registry_done(&m->polkit);
         sd_bus_flush_close_unref(m->bus);
         machine_free(m->machine);
@@ -113,12 +156,8 @@ static int connect_bus(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set exit on disconnect: %m");
 
-        /* Last: once we own the name, callers may rely on every object being there. */
-        r = sd_bus_request_name(m->bus, PASSTHRU_BUS_NAME, 0);
-        if (r == -EEXIST)
-                return log_error_errno(r, "Another process owns %s already.", PASSTHRU_BUS_NAME);
-        if (r < 0)
-                return log_error_errno(r, "Failed to acquire the bus name %s: %m", PASSTHRU_BUS_NAME);
+        /* The name is taken once the journals left behind are undone (manager_reconcile): once
+         * we own it, callers may rely on every object being there and no function half-moved. */
         return 0;
 }
 
@@ -129,6 +168,7 @@ int manager_start(Manager *m) {
         sigemptyset(&ss);
         sigaddset(&ss, SIGTERM);
         sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGCHLD); /* helpers' ends arrive through sd-event */
         if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
                 return log_error_errno(-errno, "Failed to block signals: %m");
         r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
@@ -146,8 +186,14 @@ int manager_start(Manager *m) {
         r = machine_load(m->machine);
         if (r < 0)
                 return r;
+        r = manager_load_records(m);
+        if (r < 0)
+                return r;
 
-        return connect_bus(m);
+        r = connect_bus(m);
+        if (r < 0)
+                return r;
+        return manager_reconcile(m);
 }
 
 int manager_run(Manager *m) {
@@ -157,5 +203,5 @@ int manager_run(Manager *m) {
         r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
-        return 0;
+        return r; /* the exit code: non-zero when the bus name could not be taken */
 }

@@ -8,8 +8,12 @@
 #include <systemd/sd-device.h>
 #include <systemd/sd-event.h>
 
+#include "daemon-config.h"
 #include "machine.h"
 #include "polkit.h"
+#include "transaction.h"
+
+typedef struct Assignment Assignment;
 
 typedef struct Manager {
         sd_event *event;
@@ -17,9 +21,26 @@ typedef struct Manager {
         sd_device_monitor *monitor;
         Machine *machine;
         PolkitRegistry polkit;
+        DaemonConfig config;
+        char *runtime_dir;
+        int runtime_fd;
+        FunctionState *records; /* host drivers of the functions sent to vfio-pci */
+        size_t n_records;
+        Assignment *assignments; /* Detach/Reattach (or start-up undo) in progress, one per group */
+        unsigned reconciling;    /* start-up undos not settled yet: the bus name waits for them */
+        bool name_requested;
 } Manager;
 
-int manager_new(Manager **ret);
+/* The host driver recorded for a function by a Detach, NULL when none. */
+const FunctionState *manager_find_record(Manager *m, const PciAddress *a);
+/* "host", "vfio", "changing" or "stuck", for Device.State. */
+const char *manager_device_state(Manager *m, const PciDevice *d);
+/* "idle", "busy" or "stuck", for Group.State. */
+const char *manager_group_state(Manager *m, unsigned group);
+/* The driver a Reattach returns the function to (HostDriver). */
+const char *manager_host_driver(Manager *m, const PciDevice *d);
+
+int manager_new(const char *config_path, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 

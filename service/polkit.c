@@ -31,14 +31,6 @@ static PolkitQuery *query_free(PolkitQuery *q) {
         return NULL;
 }
 
-static void registry_remove(PolkitRegistry *r, PolkitQuery *q) {
-        for (PolkitQuery **p = &r->queries; *p; p = &(*p)->next)
-                if (*p == q) {
-                        *p = q->next;
-                        return;
-                }
-}
-
 void polkit_registry_done(PolkitRegistry *r) {
         while (r->queries) {
                 PolkitQuery *q = r->queries;
@@ -124,29 +116,68 @@ static int append_details(sd_bus_message *m, const char *const *details) {
         return sd_bus_message_close_container(m);
 }
 
+static PolkitQuery *registry_find(PolkitRegistry *registry, sd_bus_message *message, const char *action) {
+        for (PolkitQuery *q = registry->queries; q; q = q->next)
+                if (q->request == message && streq(q->action, action))
+                        return q;
+        return NULL;
+}
+
+/* The method is answered (allowed or denied): forget every query made for it. */
+static void registry_forget(PolkitRegistry *registry, sd_bus_message *message) {
+        for (PolkitQuery **p = &registry->queries; *p;) {
+                PolkitQuery *q = *p;
+                if (q->request == message) {
+                        *p = q->next;
+                        query_free(q);
+                } else
+                        p = &q->next;
+        }
+}
+
+static int ask(sd_bus_message *message, const char *action, const char *const *details, PolkitRegistry *registry,
+               sd_bus_error *error);
+
+int polkit_check_actions(sd_bus_message *message, const char *const *actions, const char *const *details,
+                         PolkitRegistry *registry, sd_bus_error *error) {
+        int r;
+
+        /* Each action in turn: the first without an answer is asked (the method runs again
+         * with the answer); a denial answers the call; all allowed: go on. */
+        for (const char *const *a = actions; *a; a++) {
+                PolkitQuery *q = registry_find(registry, message, *a);
+
+                if (!q) {
+                        /* 1: root, allowed every action without asking; < 0: denied */
+                        r = ask(message, *a, details, registry, error);
+                        if (r != 0)
+                                registry_forget(registry, message);
+                        return r;
+                }
+                if (!q->answered)
+                        return 0;
+                if (!q->allowed) {
+                        r = sd_bus_error_copy(error, &q->error);
+                        registry_forget(registry, message);
+                        return r < 0 ? r : -EACCES;
+                }
+        }
+        registry_forget(registry, message);
+        return 1;
+}
+
 int polkit_check(sd_bus_message *message, const char *action, const char *const *details,
                  PolkitRegistry *registry, sd_bus_error *error) {
+        const char *actions[] = { action, NULL };
+        return polkit_check_actions(message, actions, details, registry, error);
+}
+
+static int ask(sd_bus_message *message, const char *action, const char *const *details, PolkitRegistry *registry,
+               sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         PolkitQuery *q;
         const char *sender;
         int r;
-
-        /* Second round: the answer is in. */
-        for (q = registry->queries; q; q = q->next)
-                if (q->request == message)
-                        break;
-        if (q) {
-                if (!q->answered)
-                        return 0;
-                registry_remove(registry, q);
-                if (q->allowed) {
-                        query_free(q);
-                        return 1;
-                }
-                r = sd_bus_error_copy(error, &q->error);
-                query_free(q);
-                return r < 0 ? r : -EACCES;
-        }
 
         r = caller_is_root(message);
         if (r > 0)

@@ -23,5 +23,9 @@ void polkit_registry_done(PolkitRegistry *r);
  * message is re-queued); or a negative errno with error set: AccessDenied,
  * InteractiveAuthorizationRequired. Root is allowed without asking. Anything that goes wrong
  * on the way (no polkit, a malformed answer) denies. */
+/* The same for several actions, all of which must be allowed (asked one after the other). */
+int polkit_check_actions(sd_bus_message *message, const char *const *actions, const char *const *details,
+                         PolkitRegistry *registry, sd_bus_error *error);
+
 int polkit_check(sd_bus_message *message, const char *action, const char *const *details,
                  PolkitRegistry *registry, sd_bus_error *error);

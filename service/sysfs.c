@@ -2,7 +2,8 @@
 /*
  * Resolves the kernel's well-known locations (/sys/bus/pci, /sys/kernel/iommu_groups,
  * /sys/class/iommu, /sys/bus/platform/drivers, /sys/module, /sys/bus/pci/rescan,
- * /proc/cmdline, /proc/interrupts) against a root directory, "/" unless a unit test sets
+ * /proc/cmdline, /proc/interrupts, /sys/bus/pci/drivers_probe, /sys/dev/block, /sys/class/net,
+ * /dev/vfio, /proc, /proc/self/mountinfo, /proc/net/{route,ipv6_route}) against a root directory, "/" unless a unit test sets
  * another. The only writer of kernel files.
  */
 #include <fcntl.h>
@@ -23,6 +24,14 @@ static const char *const location_path[_SYSFS_LOCATION_MAX] = {
         [SYSFS_PCI_RESCAN] = "sys/bus/pci/rescan",
         [PROC_CMDLINE] = "proc/cmdline",
         [PROC_INTERRUPTS] = "proc/interrupts",
+        [SYSFS_PCI_DRIVERS_PROBE] = "sys/bus/pci/drivers_probe",
+        [SYSFS_DEV_BLOCK] = "sys/dev/block",
+        [SYSFS_CLASS_NET] = "sys/class/net",
+        [DEV_VFIO] = "dev/vfio",
+        [PROC] = "proc",
+        [PROC_SELF_MOUNTINFO] = "proc/self/mountinfo",
+        [PROC_NET_ROUTE] = "proc/net/route",
+        [PROC_NET_IPV6_ROUTE] = "proc/net/ipv6_route",
 };
 
 static const char *sysfs_location_path(SysfsLocation l) {
@@ -94,6 +103,62 @@ int sysfs_write_file(SysfsLocation l, const char *value) {
         if ((size_t) k != n)
                 return -EIO;
         return 0;
+}
+
+static int write_at(int dirfd, const char *name, const char *value) {
+        _cleanup_close_ int fd = -EBADF;
+        size_t n = strlen(value);
+        ssize_t k;
+
+        fd = openat(dirfd, name, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        k = write(fd, value, n);
+        if (k < 0)
+                return -errno;
+        if ((size_t) k != n)
+                return -EIO;
+        return 0;
+}
+
+bool driver_name_is_valid(const char *name) {
+        return !isempty(name) && strlen(name) < 256 && !strchr(name, '/') && !streq(name, ".") && !streq(name, "..");
+}
+
+int sysfs_write_pci_attribute(const PciAddress *a, const char *attribute, const char *value) {
+        _cleanup_close_ int dfd = -EBADF;
+
+        dfd = sysfs_open_pci_device(-1, a);
+        if (dfd < 0)
+                return dfd;
+        return write_at(dfd, attribute, value);
+}
+
+static int open_pci_driver(const char *driver) {
+        _cleanup_close_ int drivers_fd = -EBADF;
+        int fd;
+
+        if (!driver_name_is_valid(driver))
+                return -EINVAL;
+        drivers_fd = sysfs_open_dir(SYSFS_PCI_DRIVERS);
+        if (drivers_fd < 0)
+                return drivers_fd;
+        fd = openat(drivers_fd, driver, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+int sysfs_write_pci_driver_attribute(const char *driver, const char *attribute, const char *value) {
+        _cleanup_close_ int dfd = -EBADF;
+
+        dfd = open_pci_driver(driver);
+        if (dfd < 0)
+                return dfd;
+        return write_at(dfd, attribute, value);
+}
+
+bool sysfs_pci_driver_registered(const char *driver) {
+        _cleanup_close_ int dfd = open_pci_driver(driver);
+        return dfd >= 0;
 }
 
 int sysfs_open_pci_device(int devices_fd, const PciAddress *a) {

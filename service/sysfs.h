@@ -19,6 +19,14 @@ typedef enum SysfsLocation {
         SYSFS_PCI_RESCAN,        /* /sys/bus/pci/rescan */
         PROC_CMDLINE,            /* /proc/cmdline */
         PROC_INTERRUPTS,         /* /proc/interrupts */
+        SYSFS_PCI_DRIVERS_PROBE, /* /sys/bus/pci/drivers_probe */
+        SYSFS_DEV_BLOCK,         /* /sys/dev/block */
+        SYSFS_CLASS_NET,         /* /sys/class/net */
+        DEV_VFIO,                /* /dev/vfio */
+        PROC,                    /* /proc (processes and their open files) */
+        PROC_SELF_MOUNTINFO,     /* /proc/self/mountinfo */
+        PROC_NET_ROUTE,          /* /proc/net/route */
+        PROC_NET_IPV6_ROUTE,     /* /proc/net/ipv6_route */
         _SYSFS_LOCATION_MAX,
         _SYSFS_LOCATION_INVALID = -EINVAL,
 } SysfsLocation;
@@ -34,6 +42,18 @@ int sysfs_read_file(SysfsLocation l, char **ret);
 /* Writes value to a location file in one write(2), as the kernel's attributes want.
  * Returns 0 or the kernel's -errno. */
 int sysfs_write_file(SysfsLocation l, const char *value);
+
+/* A kernel driver's name as sysfs shows it: not empty, no "/", not "." or "..". */
+bool driver_name_is_valid(const char *name);
+
+/* Writes value to /sys/bus/pci/devices/ADDRESS/attribute in one write(2). */
+int sysfs_write_pci_attribute(const PciAddress *a, const char *attribute, const char *value);
+
+/* Writes value to /sys/bus/pci/drivers/DRIVER/attribute ("bind", "unbind") in one write(2). */
+int sysfs_write_pci_driver_attribute(const char *driver, const char *attribute, const char *value);
+
+/* Does /sys/bus/pci/drivers/DRIVER exist (the driver is registered: module loaded or built in)? */
+bool sysfs_pci_driver_registered(const char *driver);
 
 /* /sys/bus/pci/devices/DDDD:BB:SS.F as a directory; the name is rebuilt from numbers.
  * devices_fd: an open SYSFS_PCI_DEVICES, or -1 to open it here. */

@@ -219,3 +219,31 @@ int safe_atou(const char *s, unsigned *ret) {
         *ret = (unsigned) v;
         return 0;
 }
+
+int write_file_atomic_at(int dirfd, const char *name, const char *content) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t n = strlen(content), done = 0;
+
+        if (asprintf(&tmp, ".%s.tmp", name) < 0)
+                return -ENOMEM;
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        while (done < n) {
+                ssize_t k = write(fd, content + done, n - done);
+                if (k < 0) {
+                        int r = -errno;
+                        (void) unlinkat(dirfd, tmp, 0);
+                        return r;
+                }
+                done += (size_t) k;
+        }
+        if (fsync(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+                int r = -errno;
+                (void) unlinkat(dirfd, tmp, 0);
+                return r;
+        }
+        (void) fsync(dirfd);
+        return 0;
+}

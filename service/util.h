@@ -34,3 +34,7 @@ int read_full_at(int dirfd, const char *name, size_t max_size, char **ret, size_
 int safe_atou(const char *s, unsigned *ret);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
+
+/* Replaces dirfd/name by content atomically: a temporary file, fsync, rename, fsync of the
+ * directory. Readers see the old or the new content, never a part. */
+int write_file_atomic_at(int dirfd, const char *name, const char *content);

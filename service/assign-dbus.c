@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Group/Device Detach and Reattach on the bus: options, polkit, Busy/Stuck, interlocks,
+ * then a transaction whose progress is signalled (Progress, PropertiesChanged of State and
+ * of what the kernel was verified to do) and whose outcome is the reply. Also the start-up
+ * undo of journals left behind, before the bus name is taken. Never touches sysfs.
+ */
+#include <stdio.h>
+
+#include "assign.h"
+#include "bus-paths.h"
+#include "errors.h"
+#include "holders.h"
+#include "log.h"
+#include "util.h"
+
+#define ACTION_ASSIGN "org.passthru1.device.assign"
+#define ACTION_OVERRIDE "org.passthru1.override"
+
+typedef struct AssignOptions {
+        bool dry_run;
+        bool override;
+} AssignOptions;
+
+Assignment *manager_find_assignment(Manager *m, unsigned group) {
+        for (Assignment *a = m->assignments; a; a = a->next)
+                if (a->group == group)
+                        return a;
+        return NULL;
+}
+
+const FunctionState *manager_find_record(Manager *m, const PciAddress *a) {
+        for (size_t i = 0; i < m->n_records; i++)
+                if (pci_address_equal(&m->records[i].address, a))
+                        return &m->records[i];
+        return NULL;
+}
+
+const char *manager_host_driver(Manager *m, const PciDevice *d) {
+        const FunctionState *rec = manager_find_record(m, &d->address);
+        if (rec)
+                return rec->driver;
+        return pci_device_host_driver(d);
+}
+
+const char *manager_device_state(Manager *m, const PciDevice *d) {
+        for (Assignment *a = m->assignments; a; a = a->next) {
+                Transaction *t = a->transaction;
+                if (!transaction_has_function(t, &d->address))
+                        continue;
+                if (t->stuck && (!t->stuck_on_function || pci_address_equal(&t->stuck_address, &d->address)))
+                        return "stuck";
+                return "changing";
+        }
+        return pci_device_on_vfio(d) ? "vfio" : "host";
+}
+
+const char *manager_group_state(Manager *m, unsigned group) {
+        Assignment *a = manager_find_assignment(m, group);
+        if (!a)
+                return "idle";
+        return a->transaction->stuck ? "stuck" : "busy";
+}
+
+static int parse_options(sd_bus_message *message, AssignOptions *ret, sd_bus_error *error) {
+        AssignOptions o = {};
+        int r;
+
+        r = sd_bus_message_enter_container(message, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(message, 'e', "sv")) > 0) {
+                const char *key, *contents;
+                bool *target;
+                int b;
+                char type;
+
+                r = sd_bus_message_read(message, "s", &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "dry-run"))
+                        target = &o.dry_run;
+                else if (streq(key, "override"))
+                        target = &o.override;
+                else {
+                        _cleanup_free_ char *shown = cescape_trunc(key, 32);
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Unknown option \"%s\". Known options: dry-run (b), override (b).",
+                                                 strempty(shown));
+                }
+                r = sd_bus_message_peek_type(message, &type, &contents);
+                if (r < 0)
+                        return r;
+                if (type != 'v' || !streq_ptr(contents, "b"))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Option %s takes a boolean (variant of type b), not a value of "
+                                                 "type %s.",
+                                                 key, strempty(contents));
+                r = sd_bus_message_read(message, "v", "b", &b);
+                if (r < 0)
+                        return r;
+                *target = b;
+                r = sd_bus_message_exit_container(message);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(message);
+        if (r < 0)
+                return r;
+        *ret = o;
+        return 0;
+}
+
+static int append_steps(sd_bus_message *reply, const Plan *p) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ss)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < p->n_steps; i++) {
+                _cleanup_free_ char *desc = step_describe(&p->steps[i]);
+                if (!desc)
+                        return -ENOMEM;
+                r = sd_bus_message_append(reply, "(ss)", step_kind_to_string(p->steps[i].kind), desc);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int reply_steps(sd_bus_message *message, const Plan *p) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = append_steps(reply, p);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static void emit_states(Manager *m, Assignment *a) {
+        char path[OBJECT_PATH_MAX];
+
+        (void) sd_bus_emit_properties_changed(m->bus, group_object_path(a->group, path), GROUP_INTERFACE, "State",
+                                              NULL);
+        for (size_t i = 0; i < a->transaction->journal.n_origins; i++)
+                (void) sd_bus_emit_properties_changed(
+                        m->bus, device_object_path(&a->transaction->journal.origins[i].address, path),
+                        DEVICE_INTERFACE, "State", NULL);
+}
+
+static void on_progress(Transaction *t, const Step *s, bool undoing, void *userdata) {
+        Assignment *a = userdata;
+        _cleanup_free_ char *desc = step_describe(s);
+        char path[OBJECT_PATH_MAX];
+
+        log_info("Group %u: %s%s", a->group, undoing ? "undo: " : "", strempty(desc));
+        (void) sd_bus_emit_signal(a->manager->bus, group_object_path(a->group, path), GROUP_INTERFACE, "Progress",
+                                  "ss", undoing ? "rollback" : step_kind_to_string(s->kind), strempty(desc));
+}
+
+static void on_verified(Transaction *t, const Step *s, void *userdata) {
+        Assignment *a = userdata;
+        Manager *m = a->manager;
+        char name[PCI_ADDRESS_STRING_MAX];
+        MachineChange change;
+        int r;
+
+        if (s->kind == STEP_LOAD_MODULE || s->kind == STEP_UNLOAD_MODULE || s->kind == STEP_UNCHANGED)
+                return;
+        /* The properties follow what was verified, without waiting for the uevent. */
+        r = machine_apply_uevent(m->machine, "change", pci_address_format(&s->address, name), &change);
+        if (r >= 0)
+                (void) bus_emit_machine_change(m, &change);
+}
+
+static int records_update(Manager *m, const Transaction *t) {
+        for (size_t i = 0; i < t->journal.n_origins; i++) {
+                const FunctionState *o = &t->journal.origins[i];
+                FunctionState *rec = (FunctionState *) manager_find_record(m, &o->address);
+
+                if (t->journal.operation == OPERATION_REATTACH) {
+                        if (!rec)
+                                continue;
+                        function_state_done(rec);
+                        *rec = m->records[--m->n_records];
+                        continue;
+                }
+                /* Detach: remember where it came from, unless it was on vfio-pci already. */
+                if (streq_ptr(o->driver, PCI_DRIVER_VFIO) || rec)
+                        continue;
+                FunctionState *n = reallocarray(m->records, m->n_records + 1, sizeof(FunctionState));
+                if (!n)
+                        return -ENOMEM;
+                m->records = n;
+                if (function_state_copy(&m->records[m->n_records], o) < 0)
+                        return -ENOMEM;
+                m->records[m->n_records].override = mfree(m->records[m->n_records].override);
+                m->n_records++;
+        }
+        return records_save(m->runtime_fd, m->records, m->n_records);
+}
+
+static void on_committed(Transaction *t, void *userdata) {
+        Assignment *a = userdata;
+        Manager *m = a->manager;
+        int r;
+
+        r = records_update(m, t);
+        if (r < 0)
+                log_error_errno(r, "Failed to update the record of host drivers in %s: %m", m->runtime_dir);
+        for (size_t i = 0; i < t->journal.n_origins; i++) {
+                char path[OBJECT_PATH_MAX];
+                (void) sd_bus_emit_properties_changed(m->bus, device_object_path(&t->journal.origins[i].address, path),
+                                                      DEVICE_INTERFACE, "HostDriver", NULL);
+        }
+}
+
+static void assignment_free(Assignment *a) {
+        Manager *m = a->manager;
+
+        for (Assignment **p = &m->assignments; *p; p = &(*p)->next)
+                if (*p == a) {
+                        *p = a->next;
+                        break;
+                }
+        transaction_free(a->transaction);
+        sd_bus_message_unref(a->request);
+        free(a);
+}
+
+static void request_name_when_reconciled(Manager *m) {
+        int r;
+
+        if (m->reconciling > 0 || m->name_requested || !m->bus)
+                return;
+        m->name_requested = true;
+        r = sd_bus_request_name(m->bus, PASSTHRU_BUS_NAME, 0);
+        if (r < 0) {
+                log_error_errno(r, "Failed to acquire the bus name %s: %m", PASSTHRU_BUS_NAME);
+                (void) sd_event_exit(m->event, EXIT_FAILURE);
+        }
+}
+
+static int reply_outcome(Assignment *a) {
+        Transaction *t = a->transaction;
+        const char *op = operation_to_string(t->journal.operation);
+
+        switch (t->outcome) {
+        case TRANSACTION_SUCCEEDED:
+                log_info("Group %u: %s done (%zu steps).", a->group, op, t->done.n_steps);
+                return reply_steps(a->request, &t->done);
+        case TRANSACTION_FAILED:
+                if (t->undo_problems)
+                        return sd_bus_reply_method_errorf(
+                                a->request, PASSTHRU_ERROR_FAILED,
+                                "%s. The undo did not restore everything: %s. 'passthructl show group %u' shows "
+                                "where each function is now; the daemon's journal has details.",
+                                strempty(t->failure), t->undo_problems, a->group);
+                return sd_bus_reply_method_errorf(a->request, PASSTHRU_ERROR_FAILED,
+                                                  "%s. Everything done before was undone: the host is as it was.",
+                                                  strempty(t->failure));
+        case TRANSACTION_STUCK:
+                return sd_bus_reply_method_errorf(
+                        a->request, PASSTHRU_ERROR_STUCK,
+                        "%s: the kernel is stuck in it (a driver that does not let go of the device, or hardware "
+                        "that does not answer). Group %u refuses operations until the kernel returns, then the "
+                        "daemon undoes the %s. If it never returns, reboot to recover.",
+                        strempty(t->failure), a->group, op);
+        default:
+                return 0;
+        }
+}
+
+static void on_settled(Transaction *t, void *userdata) {
+        Assignment *a = userdata;
+        Manager *m = a->manager;
+        int r;
+
+        if (a->request && !a->replied) {
+                a->replied = true;
+                r = reply_outcome(a);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to answer the %s of group %u: %m",
+                                          operation_to_string(t->journal.operation), a->group);
+        }
+        if (!a->request && !a->counted) {
+                /* A start-up undo: the bus name waits for it, unless it is stuck. */
+                a->counted = true;
+                m->reconciling--;
+        }
+        emit_states(m, a);
+        if (t->finished)
+                assignment_free(a);
+        request_name_when_reconciled(m);
+}
+
+static const TransactionHooks hooks = {
+        .progress = on_progress,
+        .verified = on_verified,
+        .committed = on_committed,
+        .settled = on_settled,
+};
+
+static int assignment_new(Manager *m, unsigned group, sd_bus_message *request, Journal *j, Plan *p,
+                          Assignment **ret) {
+        Assignment *a;
+        int r;
+
+        a = calloc(1, sizeof(Assignment));
+        if (!a)
+                return -ENOMEM;
+        a->manager = m;
+        a->group = group;
+        a->request = sd_bus_message_ref(request);
+        r = transaction_new(j, p, m->event, m->machine->kmod, m->runtime_fd,
+                            (uint64_t) m->config.step_timeout_sec * 1000000, &hooks, a, &a->transaction);
+        if (r < 0) {
+                sd_bus_message_unref(a->request);
+                free(a);
+                return r;
+        }
+        a->next = m->assignments;
+        m->assignments = a;
+        *ret = a;
+        return 0;
+}
+
+static int stuck_or_busy(Manager *m, unsigned group, sd_bus_error *error) {
+        Assignment *a = manager_find_assignment(m, group);
+
+        if (!a)
+                return 0;
+        if (a->transaction->stuck)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_STUCK,
+                                         "IOMMU group %u is stuck: %s and the kernel has not returned. The group "
+                                         "refuses operations until it does; if it never does, reboot to recover.",
+                                         group, strempty(a->transaction->failure));
+        return sd_bus_error_setf(error, PASSTHRU_ERROR_BUSY,
+                                 "IOMMU group %u is busy: a %s is in progress. Try again when it is over "
+                                 "(the group's State property says \"idle\").",
+                                 group, operation_to_string(a->transaction->journal.operation));
+}
+
+int bus_method_assign(sd_bus_message *message, Manager *m, Operation op, IommuGroup *g, PciDevice *only,
+                      sd_bus_error *error) {
+        _cleanup_(journal_done) Journal j = {};
+        _cleanup_(plan_done) Plan p = {};
+        _cleanup_free_ char *problem = NULL, *reason = NULL, *group_text = NULL;
+        _cleanup_free_ PciDevice **devices = NULL;
+        const char *actions[3] = { ACTION_ASSIGN };
+        AssignOptions o = {};
+        Assignment *a;
+        size_t n = 0;
+        int r;
+
+        /* 1. parse */
+        r = parse_options(message, &o, error);
+        if (r < 0)
+                return r;
+
+        /* 2. validate */
+        if (only && pci_device_is_bridge(only))
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
+                                         "%s is a bridge (class %06x): bridges stay with the host and never block "
+                                         "a group. Detach the endpoints behind it, or the whole group.",
+                                         only->name, only->class);
+        if (!g)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
+                                         "%s is in no IOMMU group (the IOMMU is off), and vfio-pci needs one. "
+                                         "'passthructl diagnose' says how to turn the IOMMU on.",
+                                         only ? only->name : "The function");
+        devices = calloc(g->n_devices + 1, sizeof(PciDevice *));
+        if (!devices)
+                return -ENOMEM;
+        if (only)
+                devices[n++] = only;
+        else
+                for (size_t i = 0; i < g->n_devices; i++)
+                        if (!pci_device_is_bridge(g->devices[i]))
+                                devices[n++] = g->devices[i];
+        if (n == 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
+                                         "IOMMU group %u holds only bridges, which stay with the host.", g->number);
+
+        /* 3. authorize: forcing an interlock is an action of its own */
+        if (o.override)
+                actions[1] = ACTION_OVERRIDE;
+        if (asprintf(&group_text, "%u", g->number) < 0)
+                return -ENOMEM;
+        const char *details[] = { "group", group_text, only ? "device" : NULL, only ? only->name : NULL, NULL };
+        r = polkit_check_actions(message, actions, details, &m->polkit, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1; /* polkit was asked; this runs again with its answer */
+
+        /* 4. one operation per group */
+        r = stuck_or_busy(m, g->number, error);
+        if (r < 0)
+                return r;
+
+        /* 5. interlocks */
+        if (op == OPERATION_DETACH) {
+                r = interlock_check(m->machine, devices, n, &reason);
+                if (r < 0)
+                        return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                                 "Failed to check what the host uses the functions for (%s); nothing "
+                                                 "was changed.",
+                                                 strerror(ERRNO_VALUE(r)));
+                if (reason && !o.override)
+                        return sd_bus_error_set(error, PASSTHRU_ERROR_HOST_CRITICAL, reason);
+                if (reason)
+                        log_notice("Overriding an interlock as authorized: %s", reason);
+        } else {
+                Holder *h = NULL;
+                size_t nh = 0;
+
+                r = vfio_group_holders(g->number, &h, &nh);
+                if (r < 0)
+                        return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                                 "Failed to check who uses /dev/vfio/%u (%s); nothing was changed.",
+                                                 g->number, strerror(ERRNO_VALUE(r)));
+                if (nh > 0) {
+                        _cleanup_free_ char *who = holders_describe(h, nh);
+                        holders_free(h, nh);
+                        return sd_bus_error_setf(error, PASSTHRU_ERROR_GUEST_RUNNING,
+                                                 "A guest uses IOMMU group %u: %s. Shut the guest down first.",
+                                                 g->number, strempty(who));
+                }
+        }
+
+        /* 6. plan */
+        r = assign_plan(m, op, g->number, devices, n, &j, &p, &problem);
+        if (r == -EOPNOTSUPP)
+                return sd_bus_error_set(error, PASSTHRU_ERROR_NOT_SUPPORTED, problem);
+        if (r < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                         "Failed to read where the functions of group %u are (%s); nothing was "
+                                         "changed.",
+                                         g->number, strerror(ERRNO_VALUE(r)));
+        if (o.dry_run)
+                return reply_steps(message, &p);
+
+        /* 7. act; the reply comes when the transaction settles */
+        r = assignment_new(m, g->number, message, &j, &p, &a);
+        if (r < 0)
+                return r;
+        log_info("%s of group %u%s%s requested by %s.", operation_to_string(op), g->number, only ? ", function " : "",
+                 only ? only->name : "", strempty(sd_bus_message_get_sender(message)));
+        emit_states(m, a);
+        (void) transaction_start(a->transaction); /* may settle (and free a) at once */
+        return 1;
+}
+
+int manager_load_records(Manager *m) {
+        int r;
+
+        r = records_load(m->runtime_fd, &m->records, &m->n_records);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the record of host drivers in %s: %m", m->runtime_dir);
+        return 0;
+}
+
+int manager_reconcile(Manager *m) {
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        r = journal_list(m->runtime_fd, &names);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list the journals in %s: %m", m->runtime_dir);
+        for (char **name = names; name && *name; name++) {
+                _cleanup_(journal_done) Journal j = {};
+                Assignment *a;
+
+                r = journal_read(m->runtime_fd, *name, &j);
+                if (r < 0) {
+                        log_error_errno(r, "Ignoring the unreadable journal %s/%s: %m", m->runtime_dir, *name);
+                        continue;
+                }
+                log_notice("Found the journal of an unfinished %s of group %u (step %zu: %s); returning its "
+                           "functions to where they were.",
+                           operation_to_string(j.operation), j.group, j.step, strempty(j.step_text));
+                r = assignment_new(m, j.group, NULL, &j, NULL, &a);
+                if (r < 0)
+                        return log_oom();
+                m->reconciling++;
+                emit_states(m, a);
+                (void) transaction_start_undo(a->transaction);
+        }
+        request_name_when_reconciled(m);
+        return 0;
+}

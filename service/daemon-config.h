@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The daemon's configuration file (/etc/passthru1/passthrud.conf, ini style):
+ *   [Daemon]
+ *   StepTimeoutSec=10    deadline of each kernel step (1…3600)
+ * A missing file means the defaults. No sd-bus.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "macro.h"
+
+#define DAEMON_CONFIG_PATH "/etc/passthru1/passthrud.conf"
+#define DEFAULT_STEP_TIMEOUT_SEC 10U
+
+typedef struct DaemonConfig {
+        unsigned step_timeout_sec;
+} DaemonConfig;
+
+void daemon_config_defaults(DaemonConfig *c);
+/* Unknown keys and sections are warned about and ignored; a bad value is an error. */
+int daemon_config_load(DaemonConfig *c, const char *path);

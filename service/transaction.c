@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Runs a plan as a transaction (see transaction.h): journal, helper with deadline, verify,
+ * and the undo. Touches the runtime directory (journal) and, through vfio.c in helpers,
+ * the kernel's files.
+ */
+#include <stdio.h>
+
+#include "log.h"
+#include "sysfs.h"
+#include "transaction.h"
+#include "util.h"
+
+static void advance(Transaction *t);
+
+int transaction_new(Journal *journal, Plan *plan, sd_event *event, struct kmod_ctx *kmod, int dirfd,
+                    uint64_t timeout_usec, const TransactionHooks *hooks, void *userdata, Transaction **ret) {
+        Transaction *t;
+
+        t = calloc(1, sizeof(Transaction));
+        if (!t)
+                return -ENOMEM;
+        t->journal = *journal;
+        *journal = (Journal) {};
+        if (plan) {
+                t->plan = *plan;
+                *plan = (Plan) {};
+        }
+        t->event = sd_event_ref(event);
+        t->kmod = kmod;
+        t->dirfd = dirfd;
+        t->timeout_usec = timeout_usec;
+        t->hooks = *hooks;
+        t->userdata = userdata;
+        *ret = t;
+        return 0;
+}
+
+Transaction *transaction_free(Transaction *t) {
+        if (!t)
+                return NULL;
+        worker_free(t->worker);
+        journal_done(&t->journal);
+        plan_done(&t->plan);
+        plan_done(&t->done);
+        plan_done(&t->undo);
+        free(t->failure);
+        free(t->undo_problems);
+        sd_event_unref(t->event);
+        free(t);
+        return NULL;
+}
+
+bool transaction_has_function(const Transaction *t, const PciAddress *a) {
+        for (size_t i = 0; i < t->journal.n_origins; i++)
+                if (pci_address_equal(&t->journal.origins[i].address, a))
+                        return true;
+        return false;
+}
+
+static void settle(Transaction *t) {
+        /* Last thing on every path: the owner may free t here once it is finished. */
+        if (t->hooks.settled)
+                t->hooks.settled(t, t->userdata);
+}
+
+static int run_current_step(void *userdata) {
+        Transaction *t = userdata;
+        return step_execute(t->current, t->kmod);
+}
+
+static const char *errno_name(int error) {
+        const char *n = strerrorname_np(ERRNO_VALUE(error));
+        return n ?: "?";
+}
+
+static void note_undo_problem(Transaction *t, const Step *s, int error, const char *what) {
+        _cleanup_free_ char *desc = step_describe(s);
+        char *n = NULL;
+
+        log_error("Undo step \"%s\" failed: %s", strempty(desc), what ?: strerror(ERRNO_VALUE(error)));
+        if (asprintf(&n, "%s%s%s: %s", strempty(t->undo_problems), t->undo_problems ? "; " : "", strempty(desc),
+                     what ?: strerror(ERRNO_VALUE(error))) >= 0) {
+                free(t->undo_problems);
+                t->undo_problems = n;
+        }
+}
+
+static int add_unique_modules(char ***l, char **add) {
+        for (char **m = add; m && *m; m++) {
+                bool have = false;
+                for (char **i = *l; i && *i; i++)
+                        if (streq(*i, *m))
+                                have = true;
+                if (have)
+                        continue;
+                char *c = strdup(*m);
+                if (!c || strv_push(l, c) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static void begin_undo(Transaction *t) {
+        t->undoing = true;
+        t->undo_next = 0;
+        plan_done(&t->undo);
+
+        /* Per function, in reverse: its override back first (so the right driver can take
+         * it), then off its current driver, its module if gone, and drivers_probe. */
+        for (size_t i = t->journal.n_origins; i > 0; i--) {
+                FunctionState *origin = &t->journal.origins[i - 1];
+                FunctionState now = {}, target = {};
+                char a[PCI_ADDRESS_STRING_MAX];
+                int r;
+
+                r = function_state_read(&origin->address, origin->group, &now);
+                if (r < 0) {
+                        char *n = NULL;
+                        log_error_errno(r, "Cannot read %s to undo: %m", pci_address_format(&origin->address, a));
+                        if (asprintf(&n, "%s%s%s could not be read (%s)", strempty(t->undo_problems),
+                                     t->undo_problems ? "; " : "", a, strerror(ERRNO_VALUE(r))) >= 0) {
+                                free(t->undo_problems);
+                                t->undo_problems = n;
+                        }
+                        continue;
+                }
+                r = function_state_copy(&target, origin);
+                if (r >= 0) {
+                        if (target.driver && sysfs_pci_driver_registered(target.driver))
+                                target.module = mfree(target.module);
+                        r = plan_move(&t->undo, &now, &target, false);
+                }
+                function_state_done(&now);
+                function_state_done(&target);
+                if (r < 0)
+                        log_error_errno(r, "Failed to plan the undo: %m");
+        }
+        for (char **m = t->journal.loaded_modules; m && *m; m++)
+                (void) plan_add(&t->undo, STEP_UNLOAD_MODULE, NULL, *m, -1);
+        advance(t);
+}
+
+static void fail(Transaction *t, const Step *s, size_t index, int error, const char *what) {
+        _cleanup_free_ char *desc = step_describe(s);
+
+        free(t->failure);
+        t->failure = NULL;
+        t->failure_errno = error;
+        if (asprintf(&t->failure, "Step %zu of %zu (%s: %s) failed: %s (%s)", index + 1, t->plan.n_steps,
+                     step_kind_to_string(s->kind), strempty(desc), what ?: strerror(ERRNO_VALUE(error)),
+                     errno_name(error)) < 0)
+                t->failure = NULL;
+        log_warning("%s; undoing.", strempty(t->failure));
+        begin_undo(t);
+}
+
+static void step_finished(Transaction *t, const Step *s, int result) {
+        _cleanup_free_ char *what = NULL;
+
+        if (result >= 0)
+                result = step_verify(s, &what);
+
+        if (t->undoing) {
+                if (result < 0)
+                        note_undo_problem(t, s, result, what);
+                else if (t->hooks.verified)
+                        t->hooks.verified(t, s, t->userdata);
+                t->undo_next++;
+                advance(t);
+                return;
+        }
+        if (result < 0) {
+                fail(t, s, t->next, result, what);
+                return;
+        }
+        if (t->hooks.verified)
+                t->hooks.verified(t, s, t->userdata);
+        (void) plan_add(&t->done, s->kind, &s->address, s->argument, s->group);
+        t->next++;
+        advance(t);
+}
+
+static void on_step_done(Worker *w, int result, void *userdata) {
+        Transaction *t = userdata;
+        const Step *s = t->current;
+
+        if (result == -ETIME) {
+                _cleanup_free_ char *desc = step_describe(s);
+                bool first = t->outcome == TRANSACTION_RUNNING;
+
+                t->stuck = true;
+                t->stuck_on_function = s->kind != STEP_LOAD_MODULE && s->kind != STEP_UNLOAD_MODULE;
+                t->stuck_address = s->address;
+                if (first) {
+                        free(t->failure);
+                        if (asprintf(&t->failure, "Step %zu of %zu (%s: %s) did not return within %" PRIu64 " s",
+                                     (t->undoing ? t->undo_next : t->next) + 1,
+                                     t->undoing ? t->undo.n_steps : t->plan.n_steps, step_kind_to_string(s->kind),
+                                     strempty(desc), t->timeout_usec / 1000000) < 0)
+                                t->failure = NULL;
+                        t->outcome = TRANSACTION_STUCK;
+                }
+                log_error("%s: the kernel is stuck in it. The undo waits until it returns.", strempty(desc));
+                settle(t);
+                return;
+        }
+        t->worker = worker_free(t->worker);
+        step_finished(t, s, result);
+}
+
+static void on_step_finally(Worker *w, int result, void *userdata) {
+        Transaction *t = userdata;
+        _cleanup_free_ char *desc = step_describe(t->current);
+
+        log_notice("The stuck step \"%s\" returned (%s) after its deadline; undoing the transaction.", strempty(desc),
+                   result < 0 ? strerror(ERRNO_VALUE(result)) : "success");
+        t->stuck = false;
+        t->worker = worker_free(t->worker);
+        if (t->undoing) {
+                if (result < 0)
+                        note_undo_problem(t, t->current, result, NULL);
+                t->undo_next++;
+                advance(t);
+        } else
+                begin_undo(t);
+}
+
+static void succeed(Transaction *t) {
+        int r;
+
+        if (t->hooks.committed)
+                t->hooks.committed(t, t->userdata);
+        r = journal_remove(t->dirfd, t->journal.group);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove the journal of group %u: %m", t->journal.group);
+        t->outcome = TRANSACTION_SUCCEEDED;
+        t->finished = true;
+        settle(t);
+}
+
+static void undo_finished(Transaction *t) {
+        int r;
+
+        r = journal_remove(t->dirfd, t->journal.group);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove the journal of group %u: %m", t->journal.group);
+        if (t->undo_problems)
+                log_error("The undo of group %u's %s left problems: %s", t->journal.group,
+                          operation_to_string(t->journal.operation), t->undo_problems);
+        else
+                log_info("Group %u is back where it was before the %s.", t->journal.group,
+                         operation_to_string(t->journal.operation));
+        if (t->outcome == TRANSACTION_RUNNING)
+                t->outcome = TRANSACTION_FAILED;
+        t->finished = true;
+        settle(t);
+}
+
+static void advance(Transaction *t) {
+        const Step *s;
+        int r;
+
+        for (;;) {
+                if (!t->undoing) {
+                        if (t->next >= t->plan.n_steps) {
+                                succeed(t);
+                                return;
+                        }
+                        s = &t->plan.steps[t->next];
+                        if (s->kind == STEP_UNCHANGED) {
+                                (void) plan_add(&t->done, s->kind, &s->address, s->argument, s->group);
+                                t->next++;
+                                continue;
+                        }
+                        if (s->kind == STEP_LOAD_MODULE) {
+                                _cleanup_strv_free_ char **mods = NULL;
+                                /* Recorded before the load, so that a crash during it unloads them. */
+                                r = t->kmod ? modules_to_be_loaded(t->kmod, s->argument, &mods) : 0;
+                                if (r >= 0)
+                                        r = add_unique_modules(&t->journal.loaded_modules, mods);
+                                if (r < 0) {
+                                        fail(t, s, t->next, r, "cannot resolve the module's dependencies");
+                                        return;
+                                }
+                        }
+                        t->journal.step = t->next;
+                } else {
+                        if (t->undo_next >= t->undo.n_steps) {
+                                undo_finished(t);
+                                return;
+                        }
+                        s = &t->undo.steps[t->undo_next];
+                        if (s->kind == STEP_UNCHANGED) {
+                                t->undo_next++;
+                                continue;
+                        }
+                        if (s->kind == STEP_UNLOAD_MODULE) {
+                                r = module_in_use(s->argument);
+                                if (r != 0) {
+                                        /* Not loaded any more is fine; used by others: keep it. */
+                                        log_debug("Keeping module %s loaded: %s.", s->argument,
+                                                  r > 0 ? "in use" : strerror(ERRNO_VALUE(r)));
+                                        t->undo_next++;
+                                        continue;
+                                }
+                                if (!module_loaded(s->argument)) {
+                                        t->undo_next++;
+                                        continue;
+                                }
+                        }
+                        t->journal.step = t->undo_next;
+                }
+
+                free(t->journal.step_text);
+                t->journal.step_text = step_describe(s);
+                r = journal_write(t->dirfd, &t->journal);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to write the journal of group %u: %m", t->journal.group);
+                        if (!t->undoing) {
+                                fail(t, s, t->next, r, "the transaction journal could not be written");
+                                return;
+                        }
+                }
+
+                if (t->hooks.progress)
+                        t->hooks.progress(t, s, t->undoing, t->userdata);
+                t->current = s;
+                r = worker_start(t->event, t->timeout_usec, run_current_step, t, on_step_done, on_step_finally, t,
+                                 &t->worker);
+                if (r < 0)
+                        step_finished(t, s, r);
+                return;
+        }
+}
+
+int transaction_start(Transaction *t) {
+        t->undoing = false;
+        t->next = 0;
+        advance(t);
+        return 0;
+}
+
+int transaction_start_undo(Transaction *t) {
+        begin_undo(t);
+        return 0;
+}
