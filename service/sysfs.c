@@ -51,6 +51,10 @@ int sysfs_set_root(const char *root) {
         return 0;
 }
 
+int sysfs_root_fd(void) {
+        return root_fd;
+}
+
 static int get_root_fd(void) {
         if (root_fd < 0) {
                 int r = sysfs_set_root("/");

@@ -34,6 +34,9 @@ typedef enum SysfsLocation {
 /* Unit tests point this at a directory tree; the daemon always uses "/". */
 int sysfs_set_root(const char *root);
 
+/* The open root directory, or -EBADF when nothing was opened yet (helpers keep it open). */
+int sysfs_root_fd(void);
+
 /* Open a location as a directory. Returns fd or -errno. */
 int sysfs_open_dir(SysfsLocation l);
 /* Read a whole location file (e.g. /proc/cmdline). */

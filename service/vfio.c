@@ -426,42 +426,64 @@ static int module_list_add(char ***l, const char *name) {
         return strv_push(l, c);
 }
 
-static int collect_unloaded(struct kmod_module *mod, char ***l, unsigned depth) {
+static bool strv_has(char **l, const char *s) {
+        for (char **i = l; i && *i; i++)
+                if (streq(*i, s))
+                        return true;
+        return false;
+}
+
+/* Depth first over "depends on", post-order: dependencies before the modules needing them
+ * (the load order). */
+static int collect_unloaded(struct kmod_module *mod, char ***visited, char ***l, unsigned depth) {
+        const char *name = kmod_module_get_name(mod);
         struct kmod_list *deps, *i;
         int r = 0;
 
         if (depth > 16)
                 return -ELOOP;
-        /* -ENOENT: not loaded (a built-in module reports KMOD_MODULE_BUILTIN). */
-        if (kmod_module_get_initstate(mod) == -ENOENT) {
-                r = module_list_add(l, kmod_module_get_name(mod));
-                if (r < 0)
-                        return r;
-        }
+        if (strv_has(*visited, name))
+                return 0;
+        r = module_list_add(visited, name);
+        if (r < 0)
+                return r;
         deps = kmod_module_get_dependencies(mod);
         kmod_list_foreach(i, deps) {
                 struct kmod_module *d = kmod_module_get_module(i);
-                r = collect_unloaded(d, l, depth + 1);
+                r = collect_unloaded(d, visited, l, depth + 1);
                 kmod_module_unref(d);
                 if (r < 0)
                         break;
         }
         kmod_module_unref_list(deps);
+        if (r < 0)
+                return r;
+        /* -ENOENT: not loaded (a built-in module reports KMOD_MODULE_BUILTIN). */
+        if (kmod_module_get_initstate(mod) == -ENOENT)
+                r = module_list_add(l, name);
         return r;
 }
 
 int modules_to_be_loaded(struct kmod_ctx *kmod, const char *module, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_strv_free_ char **l = NULL, **visited = NULL;
         struct kmod_module *mod = NULL;
+        size_t n;
         int r;
 
         r = kmod_module_new_from_name(kmod, module, &mod);
         if (r < 0)
                 return r;
-        r = collect_unloaded(mod, &l, 0);
+        r = collect_unloaded(mod, &visited, &l, 0);
         kmod_module_unref(mod);
         if (r < 0)
                 return r;
+        /* Unload order: the modules needing others first. */
+        n = strv_length(l);
+        for (size_t i = 0; i < n / 2; i++) {
+                char *t = l[i];
+                l[i] = l[n - 1 - i];
+                l[n - 1 - i] = t;
+        }
         *ret = TAKE_PTR(l);
         return 0;
 }

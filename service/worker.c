@@ -5,11 +5,23 @@
  * inherited. The daemon learns of its end through sd-event's child source (pidfd), and of
  * the deadline through a monotonic timer. Touches no files.
  */
+#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include "log.h"
+#include "sysfs.h"
 #include "worker.h"
+
+static void close_fds_except(int keep) {
+        if (keep < 3) {
+                (void) close_range(3, ~0U, 0);
+                return;
+        }
+        if (keep > 3)
+                (void) close_range(3, (unsigned) keep - 1, 0);
+        (void) close_range((unsigned) keep + 1, ~0U, 0);
+}
 
 struct Worker {
         pid_t pid;
@@ -91,6 +103,9 @@ int worker_start(sd_event *event, uint64_t timeout_usec, int (*fn)(void *arg), v
                  * default actions, so that it can be killed. */
                 sigemptyset(&ss);
                 (void) sigprocmask(SIG_SETMASK, &ss, NULL);
+                /* A helper stuck in the kernel outlives a killed daemon: it must not keep the
+                 * daemon's bus connection (and so its bus name) or anything else alive. */
+                close_fds_except(sysfs_root_fd());
                 r = fn(arg);
                 _exit(r < 0 ? (ERRNO_VALUE(r) > 255 ? EIO : ERRNO_VALUE(r)) : 0);
         }
