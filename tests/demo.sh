@@ -31,7 +31,9 @@ dbus-daemon --config-file="$tmp/bus.conf" --nofork --nopidfile 2> "$tmp/bus.log"
 export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$tmp/system_bus_socket
 for _ in $(seq 200); do [ -S "$tmp/system_bus_socket" ] && break; sleep 0.05; done
 
-build/tests/sim/pcisim "$listing" -- build/service/passthrud 2> "$tmp/passthrud.log" & sim=$!
+# The daemon's journals and host-driver record stay in the demo's directory, not /run.
+mkdir -p "$tmp/run"
+RUNTIME_DIRECTORY=$tmp/run build/tests/sim/pcisim "$listing" -- build/service/passthrud 2> "$tmp/passthrud.log" & sim=$!
 for _ in $(seq 400); do
         busctl --system status org.passthru1 >/dev/null 2>&1 && break
         kill -0 "$sim" 2>/dev/null || { cat "$tmp/passthrud.log"; exit 1; }
@@ -47,4 +49,17 @@ else
         echo
         echo "\$ passthructl list"
         build/clients/passthructl list
+        if [ "$listing" = "$src/tests/fixtures/amd-matisse-gtx1650.txt" ]; then
+                # The GTX 1650 and its HDMI audio to vfio-pci and back (no desktop session runs
+                # in the simulation, so the boot VGA interlock does not stop it).
+                echo
+                echo "\$ passthructl detach group 16"
+                build/clients/passthructl detach group 16
+                echo
+                echo "\$ passthructl show group 16"
+                build/clients/passthructl show group 16
+                echo
+                echo "\$ passthructl reattach group 16"
+                build/clients/passthructl reattach group 16
+        fi
 fi
