@@ -298,6 +298,7 @@ static void on_settled(Transaction *t, void *userdata) {
         if (t->finished)
                 assignment_free(a);
         request_name_when_reconciled(m);
+        manager_exit_when_idle(m);
 }
 
 static const TransactionHooks hooks = {
@@ -399,6 +400,10 @@ int bus_method_assign(sd_bus_message *message, Manager *m, Operation op, IommuGr
                 return r;
         if (r == 0)
                 return 1; /* polkit was asked; this runs again with its answer */
+
+        if (m->exit_requested)
+                return sd_bus_error_set(error, PASSTHRU_ERROR_BUSY,
+                                        "passthrud is shutting down; try again once it is back.");
 
         /* 4. one operation per group */
         r = stuck_or_busy(m, g->number, error);

@@ -107,11 +107,29 @@ static int on_uevent(sd_device_monitor *monitor, sd_device *device, void *userda
         return 0;
 }
 
+void manager_exit_when_idle(Manager *m) {
+        unsigned running = 0;
+
+        if (!m->exit_requested)
+                return;
+        for (Assignment *a = m->assignments; a; a = a->next)
+                if (!a->transaction->stuck)
+                        running++;
+        if (running > 0) {
+                log_info("Exiting once %u operation(s) in progress are over.", running);
+                return;
+        }
+        (void) sd_event_exit(m->event, 0);
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
         log_debug("Received SIG%s, exiting.", sigabbrev_np(si->ssi_signo));
-        return sd_event_exit(m->event, 0);
+        /* Leaving in the middle of a transaction would leave its undo to the next start. */
+        m->exit_requested = true;
+        manager_exit_when_idle(m);
+        return 0;
 }
 
 static int start_monitor(Manager *m) {

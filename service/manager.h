@@ -29,7 +29,12 @@ typedef struct Manager {
         Assignment *assignments; /* Detach/Reattach (or start-up undo) in progress, one per group */
         unsigned reconciling;    /* start-up undos not settled yet: the bus name waits for them */
         bool name_requested;
+        bool exit_requested; /* SIGTERM while operations run: exit once they settle */
 } Manager;
+
+/* Exits the loop once no operation is running (stuck ones do not count: they may never end;
+ * their journals are undone at the next start). */
+void manager_exit_when_idle(Manager *m);
 
 /* The host driver recorded for a function by a Detach, NULL when none. */
 const FunctionState *manager_find_record(Manager *m, const PciAddress *a);
