@@ -7,14 +7,19 @@ the machine's state compared through pcisim's /sys/kernel/pcisim/state. One meso
 it fails.
 
 Decisions the cases rely on:
-- Modules: Detach loads vfio_pci (with vfio and vfio_iommu_type1) and nothing ever unloads a
-  module: Reattach only loads the host driver's module when it is missing, and the undo of a failed
-  transaction returns functions (override, then driver), not modules. So "state as before" is the
-  whole snapshot line by line except the "module" lines of the modules the operation may have
-  loaded (VFIO_MODULES for a detach; nvidia as well for the reattach cases that unloaded it first).
-  Every device line (driver and override), /dev/vfio/N, framebuffer and class-node line must match.
-  round_trip_removes_no_module checks that no step removes a module: the `unload … errno EAGAIN`
-  faults the brief asks for never fire.
+- Modules: a Detach loads vfio_pci (with vfio and vfio_iommu_type1) when missing; a successful
+  Reattach leaves it loaded (it is not the transaction's to unload), so after a round trip "as
+  before" is the whole snapshot except the "module" lines of VFIO_MODULES; every device line
+  (driver and override), /dev/vfio/N, framebuffer and class-node line must match, and vfio_pci must
+  still be there. The undo of a failed, stuck-then-released or killed transaction unloads the
+  modules that transaction loaded (passthrud(8)), so those cases compare the whole snapshot, module
+  lines included. Module removal happens only there: the `unload … errno EAGAIN` cases make that
+  removal fail (undo_unload_*), round_trip_removes_no_module checks that a successful round trip
+  removes none.
+- Holders: passthrud finds the processes holding /dev/vfio/N and /dev/dri/* by the path their
+  descriptors show, in every mount namespace, so a holder in one case's simulated machine is seen
+  by the daemons of cases running at the same time. The cases that hold nodes are listed by
+  `--list-exclusive` and meson runs them alone (is_parallel: false).
 - Hangs: StepTimeoutSec=1 in the hang cases; the others use the harness's 2 s (a daemon that hangs
   fails fast instead of after the default 10 s); the kill cases use 5 s so the daemon is killed
   well before its deadline.
@@ -31,11 +36,15 @@ from harness import (STOCK, VFIO_MODULES, Failure, check, check_eq, check_same_s
                      state_devices)
 
 CASES = {}
+EXCLUSIVE = set()
 
 
-def case(listing=STOCK, **bed_options):
+def case(listing=STOCK, exclusive=False, **bed_options):
+    """exclusive: the case holds device nodes open, which the daemons of other cases would see."""
     def register(fn):
         CASES[fn.__name__] = (fn, listing, bed_options)
+        if exclusive:
+            EXCLUSIVE.add(fn.__name__)
         return fn
     return register
 
@@ -225,6 +234,37 @@ def round_trip_group_20_amd_usb(bed):
 
 
 @case()
+def round_trip_group_15_chipset_bridges_stay(bed):
+    """Group 15: xHCI, SATA and two NICs, and five bridges that stay on pcieport."""
+    endpoints = ["0000:03:00.0", "0000:03:00.1", NIC_OTHER, NIC_ROUTE]
+    bridges = ["0000:03:00.2", "0000:20:00.0", "0000:20:01.0", "0000:20:04.0"]
+    start = bed.snapshot()
+    steps = check_ok(bed.detach(15), "detach 15")
+    for b in bridges:
+        check(not any(names_target(d, b) for _, d in steps), f"no step for the bridge {b}: {steps}")
+    state = bed.snapshot()
+    check_detached(bed, state, 15, endpoints)
+    for b in bridges:
+        check_eq(state_devices(state)[b], ("pcieport", "-"), f"the bridge {b} stays on pcieport")
+    check_ok(bed.reattach(15), "reattach 15")
+    check_same_state(bed.snapshot(), start, "after detach + reattach of group 15", ignore_modules=VFIO_MODULES)
+
+
+@case()
+def round_trip_group_17_driverless_function_stays_driverless(bed):
+    """27:00.0 has no driver and no module matches it: Reattach leaves it without one."""
+    start = bed.snapshot()
+    check_eq(state_devices(start)["0000:27:00.0"], ("-", "-"), "27:00.0 has no driver")
+    check_ok(bed.detach(17), "detach 17")
+    check_detached(bed, bed.snapshot(), 17, ["0000:27:00.0"])
+    check_eq(bed.prop("27:00.0", "HostDriver"), "", "HostDriver")
+    steps = check_ok(bed.reattach(17), "reattach 17")
+    check("load-module" not in step_ids(steps), f"no module to load: {steps}")
+    check_same_state(bed.snapshot(), start, "after the round trip", ignore_modules=VFIO_MODULES)
+    check_eq(bed.prop("27:00.0", "Driver"), "", "Driver")
+
+
+@case()
 def round_trip_several_groups_together(bed):
     """16, 21 and 20 detached one after the other, then reattached in another order."""
     start = bed.snapshot()
@@ -275,6 +315,40 @@ def round_trip_removes_no_module(bed):
     check_ok(bed.reattach(16), "reattach 16")
     check_same_state(bed.snapshot(), start, "after detach + reattach", ignore_modules=VFIO_MODULES)
     check_eq(sorted(bed.faults()), sorted(faults), "the unload faults are all still pending")
+
+
+def check_undo_unload_refused(bed, before, call, operation, failing, module, loaded_too):
+    bed.fault(failing, f"unload {module} errno EAGAIN")
+    reply = call(16)
+    check_error(reply, E + "Failed", f"{operation} 16 with '{failing}'")
+    m = reply.message or ""
+    check(ERRNO_TEXT["EIO"] in m, f"the message gives the step's failure: {m!r}")
+    check(module in m and "Resource temporarily unavailable" in m,
+          f"the message says the undo could not unload {module}: {m!r}")
+    check_eq(bed.faults(), [], "both faults fired: the undo tried to remove the module")
+    after = bed.snapshot()
+    # Every function is back; the module the kernel refused to remove (and, for vfio_pci, what it
+    # holds) is the only difference.
+    check_same_state(after, before, f"after the undo of {operation} 16", ignore_modules=(module,) + loaded_too)
+    check(f"module {module} " in after, f"{module} is still loaded:\n{after}")
+    check_eq(bed.journals(), [], "no journal left")
+    check_eq(bed.prop(16, "State"), "idle", "group State")
+    check_ok(call(16), f"{operation} 16 afterwards")
+
+
+@case()
+def detach_16_undo_unload_vfio_pci_eagain(bed):
+    """The only module removal: the undo of a detach that loaded vfio_pci. The kernel refuses it."""
+    check_undo_unload_refused(bed, bed.snapshot(), bed.detach, "detach", f"drivers_probe {AUDIO} errno EIO",
+                              "vfio_pci", ("vfio", "vfio_iommu_type1"))
+
+
+@case()
+def reattach_16_undo_unload_nvidia_eagain(bed):
+    """The undo of a reattach that loaded nvidia; the kernel refuses to remove it."""
+    before = prepare_reattach_16(bed)
+    check_undo_unload_refused(bed, before, bed.reattach, "reattach", f"drivers_probe {AUDIO} errno EIO",
+                              "nvidia", ())
 
 
 @case()
@@ -331,34 +405,64 @@ def repeated_reattach_is_unchanged_only(bed):
     check_eq(len(bed.uevents()), events, "no uevent")
 
 
-@case()
-def progress_signal_before_each_step(bed):
-    mon = subprocess.Popen(["gdbus", "monitor", "--system", "--dest", "org.passthru1", "--object-path",
-                            "/org/passthru1/group/16"], env=bed.env, text=True, stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL)
-    try:
+class ProgressMonitor:
+    """gdbus monitor on a group's object: its Progress signals as (step, description)."""
+
+    def __init__(self, bed, group):
         import queue
         import threading
-        lines = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(l) for l in mon.stdout], daemon=True).start()
+        self.queue = queue.Queue()
+        self.p = subprocess.Popen(["gdbus", "monitor", "--system", "--dest", "org.passthru1", "--object-path",
+                                   f"/org/passthru1/group/{group}"], env=bed.env, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        threading.Thread(target=lambda: [self.queue.put(l) for l in self.p.stdout], daemon=True).start()
+        # Printed after a GetNameOwner round trip made after the AddMatch on the same connection:
+        # the bus has the match by then.
+        while "is owned by" not in self._line():
+            pass
 
-        def next_line(timeout=5):
-            try:
-                return lines.get(timeout=timeout)
-            except queue.Empty:
-                raise Failure("gdbus monitor printed nothing")
-        check("Monitoring signals" in next_line(), "gdbus monitor is ready")
-        steps = check_ok(bed.detach(16), "detach 16")
+    def _line(self, timeout=5):
+        import queue
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            raise Failure("gdbus monitor printed nothing more")
+
+    def signals(self, n):
         seen = []
-        while len(seen) < len(steps):
-            line = next_line()
-            m = re.search(r"org\.passthru1\.Group\.Progress \('([^']*)', '(.*)'\)$", line.strip())
+        while len(seen) < n:
+            m = re.search(r"org\.passthru1\.Group\.Progress \((['\"])(.*?)\1, (['\"])(.*)\3\)$", self._line().strip())
             if m:
-                seen.append((m.group(1), m.group(2)))
-        check_eq(seen, steps, "a Progress signal for each step, in order")
+                seen.append((m.group(2), m.group(4)))
+        return seen
+
+    def close(self):
+        self.p.kill()
+        self.p.wait()
+
+
+@case()
+def progress_signal_before_each_step(bed):
+    mon = ProgressMonitor(bed, 16)
+    try:
+        steps = check_ok(bed.detach(16), "detach 16")
+        check_eq(mon.signals(len(steps)), steps, "a Progress signal for each step, in order")
     finally:
-        mon.kill()
-        mon.wait()
+        mon.close()
+
+
+@case()
+def progress_signal_rollback_on_failure(bed):
+    plan = check_ok(bed.detach(16, {"dry-run": True}), "the plan")
+    mon = ProgressMonitor(bed, 16)
+    try:
+        bed.fault(f"drivers_probe {AUDIO} errno EIO")
+        check_error(bed.detach(16), E + "Failed", "detach 16 with the last probe failing")
+        check_eq(mon.signals(len(plan)), plan, "Progress for each step up to the failing one")
+        step, description = mon.signals(1)[0]
+        check_eq(step, "rollback", f"then Progress rollback ({description!r})")
+    finally:
+        mon.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -366,7 +470,6 @@ def progress_signal_before_each_step(bed):
 
 def make_fault_case(operation, step, op, target, kind):
     hang = kind == "hang"
-    may_load = VFIO_MODULES + (("nvidia",) if operation == "reattach" else ())
 
     def fn(bed):
         if operation == "detach":
@@ -392,6 +495,10 @@ def make_fault_case(operation, step, op, target, kind):
             check(1.0 <= took < 6, f"Stuck after the 1 s deadline, took {took:.1f} s")
             check(reply.message, "Stuck comes with advice")
             check_eq(bed.prop(16, "State"), "stuck", "group State while the write hangs")
+            kernel = state_devices(bed.snapshot())
+            for a in (GPU, AUDIO):
+                want = "" if kernel[a][0] == "-" else kernel[a][0]
+                check_eq(bed.prop(a, "Driver"), want, f"{a} Driver follows the kernel while the write hangs")
             if target.startswith("0000:"):
                 check_eq(bed.prop(target, "State"), "stuck", f"{target} State while its write hangs")
             # the bus keeps answering; the group refuses operations
@@ -409,8 +516,8 @@ def make_fault_case(operation, step, op, target, kind):
             bed.release()
             bed.wait_for(lambda: bed.prop(16, "State") == "idle", "group 16 to return to idle after release", 15)
 
-        check_same_state(bed.snapshot(), before, f"after {operation} failed at {step} of {target}",
-                         ignore_modules=may_load)
+        # Strict, module lines included: the undo unloads what the transaction loaded.
+        check_same_state(bed.snapshot(), before, f"after {operation} failed at {step} of {target}")
         check_eq(bed.journals(), [], "the journal is removed")
         check_host_properties(bed, 16, drivers)
         # Nothing is left behind: the same operation, without the fault, goes through.
@@ -430,9 +537,7 @@ for _operation, _steps in (("detach", DETACH_16), ("reattach", REATTACH_16)):
 # ---------------------------------------------------------------------------------------------
 # the daemon killed during each step
 
-def make_kill_case(operation, step, op, target):
-    may_load = VFIO_MODULES + (("nvidia",) if operation == "reattach" else ())
-
+def make_kill_case(operation, step, op, target, first):
     def fn(bed):
         if operation == "detach":
             before = bed.snapshot()
@@ -446,6 +551,10 @@ def make_kill_case(operation, step, op, target):
         bed.wait_fault_fired(line)
         # Every step before this one is done (each fault fires once, on this step's write).
         check_eq(bed.journals(), ["group-16.journal"], "the transaction is journaled while it runs")
+        journal = open(os.path.join(bed.runtime_dir, "group-16.journal")).read()
+        check(GPU in journal and AUDIO in journal, f"the journal names the group's functions: {journal[:400]!r}")
+        if not first:
+            check(bed.snapshot() != before, "steps were done before this one (something to undo)")
         helpers = bed.daemon_children()
         bed.kill_daemon(signal.SIGKILL)
         reply = pending.result(10)
@@ -456,7 +565,7 @@ def make_kill_case(operation, step, op, target):
         bed.restart_daemon()
         # The name is taken only after the journal was reconciled: compare at once.
         check_same_state(bed.snapshot(), before, f"after killing the daemon during {step} of {target} "
-                         f"({operation}) and starting it again", ignore_modules=may_load)
+                         f"({operation}) and starting it again")
         check_eq(bed.journals(), [], "the journal is empty")
         check_eq(bed.prop(16, "State"), "idle", "group State")
         check_ok(call(16).result(20), f"{operation} 16 with the restarted daemon")
@@ -466,8 +575,8 @@ def make_kill_case(operation, step, op, target):
 
 
 for _operation, _steps in (("detach", DETACH_16), ("reattach", REATTACH_16)):
-    for _step, _op, _target in _steps:
-        case(step_timeout=5)(make_kill_case(_operation, _step, _op, _target))
+    for _i, (_step, _op, _target) in enumerate(_steps):
+        case(step_timeout=5)(make_kill_case(_operation, _step, _op, _target, _i == 0))
 
 
 @case()
@@ -590,6 +699,19 @@ def polkit_absent_refuses_every_mutating_call(bed):
 
 
 @case()
+def polkit_error_reply_refuses_every_mutating_call(bed):
+    """polkitd answering CheckAuthorization with an error: denied."""
+    state, events = prepare_polkit(bed)
+    bed.start_polkit(allowed=[ASSIGN, OVERRIDE])
+    bed.polkit_mock("AddMethod", "sssss", "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
+                    "(sa{sv})sa{ss}us", "(bba{ss})",
+                    "raise dbus.exceptions.DBusException('backend broken', name='org.freedesktop.PolicyKit1.Error.Failed')")
+    for what, call in mutating_calls(bed, NOBODY):
+        check_error(call(), ACCESS_DENIED, f"{what} as nobody, polkit answering an error")
+    check_nothing_written(bed, state, events, "after refused calls")
+
+
+@case()
 def polkit_hanging_leaves_every_mutating_call_pending(bed):
     state, events = prepare_polkit(bed)
     bed.start_polkit(allowed=[])
@@ -642,6 +764,11 @@ def polkit_challenge_with_interactive_flag_is_allowed(bed):
     check_eq(state_devices(bed.snapshot())[AUDIO], ("vfio-pci", "vfio-pci"), "26:00.1 detached")
     r = bed.reattach(AUDIO, user=NOBODY, interactive=True)
     check_ok(r, "Device.Reattach 26:00.1 the same way")
+    # passthructl allows interaction unless told --no-ask-password
+    r = bed.ctl("detach", "group", "21", "--json", user=NOBODY)
+    check_eq(r.code, 0, f"passthructl detach group 21 as nobody: {r}")
+    check_eq(bed.polkit_checks()[-1]["flags"], 1, "passthructl sets the interactive flag")
+    check_eq(state_devices(bed.snapshot())[AMD_AUDIO], ("vfio-pci", "vfio-pci"), "28:00.4 detached")
 
 
 @case()
@@ -699,17 +826,17 @@ def check_graphical_session_interlock(bed, node):
     check_ok(bed.detach(16), "detach 16 once the session is gone")
 
 
-@case()
+@case(exclusive=True)
 def interlock_boot_vga_with_graphical_session_card0(bed):
     check_graphical_session_interlock(bed, "card0")
 
 
-@case()
+@case(exclusive=True)
 def interlock_boot_vga_with_graphical_session_render_node(bed):
     check_graphical_session_interlock(bed, "renderD128")
 
 
-@case()
+@case(exclusive=True)
 def interlock_boot_vga_override_by_root(bed):
     bed.hold_open("/dev/dri/card0")
     check_error(bed.detach(16), E + "HostCritical", "detach 16 during a session")
@@ -741,7 +868,7 @@ def interlock_nic_of_the_default_route(bed):
     check_ok(bed.detach(15, {"dry-run": True}), "group 15 without the default route")
 
 
-@case()
+@case(exclusive=True)
 def guest_running_blocks_reattach(bed):
     start = bed.snapshot()
     check_ok(bed.detach(16), "detach 16")
@@ -875,10 +1002,13 @@ def passthructl_refusals_exit_1_with_the_error_name(bed):
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--list"]:
-        print("\n".join(CASES))
+        print("\n".join(n for n in CASES if n not in EXCLUSIVE))
+        sys.exit(0)
+    if sys.argv[1:] == ["--list-exclusive"]:
+        print("\n".join(n for n in CASES if n in EXCLUSIVE))
         sys.exit(0)
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} --list | CASE", file=sys.stderr)
+        print(f"usage: {sys.argv[0]} --list | --list-exclusive | CASE", file=sys.stderr)
         sys.exit(2)
     fn, listing, bed_options = CASES[sys.argv[1]]
     sys.exit(run_case(fn, listing, **bed_options))
