@@ -520,6 +520,39 @@ static void test_unchanged_executes_and_verifies_as_nothing(void) {
         CHECK(what == NULL);
 }
 
+static void test_module_in_use_by_a_dependent_module(void) {
+        put("2\n", "sys/module/vfio/refcnt");
+        CHECK_INTEQ(module_in_use("vfio"), 1);
+}
+
+static void test_module_in_use_by_a_bound_function(void) {
+        put("0\n", "sys/module/nvidia/refcnt");
+        put(NULL, "sys/module/nvidia/drivers");
+        link_to("../../../bus/pci/drivers/nvidia", "sys/module/nvidia/drivers/pci:nvidia");
+        link_to("../../../../devices/" GPU, "sys/bus/pci/drivers/nvidia/" GPU);
+        CHECK_INTEQ(module_in_use("nvidia"), 1);
+
+        remove_at("sys/bus/pci/drivers/nvidia/" GPU);
+        CHECK_INTEQ(module_in_use("nvidia"), 0);
+}
+
+static void test_module_not_in_use_without_dependents_or_functions(void) {
+        put("0\n", "sys/module/vfio_pci/refcnt");
+        put(NULL, "sys/module/vfio_pci/drivers");
+        link_to("../../../bus/pci/drivers/vfio-pci", "sys/module/vfio_pci/drivers/pci:vfio-pci");
+        CHECK_INTEQ(module_in_use("vfio_pci"), 0);
+        /* Not loaded: not in use. */
+        CHECK_INTEQ(module_in_use("snd_hda_intel"), 0);
+        CHECK_INTEQ(module_in_use("../vfio_pci"), -EINVAL);
+}
+
+static void test_module_loaded_looks_at_sys_module(void) {
+        CHECK(module_loaded("vfio_pci"));
+        CHECK(!module_loaded("snd_hda_intel"));
+        CHECK(!module_loaded(".."));
+        CHECK(!module_loaded(""));
+}
+
 int main(void) {
         int r;
 
@@ -560,6 +593,10 @@ int main(void) {
         RUN(test_module_steps_need_a_kmod_context);
         RUN(test_verify_reports_a_function_that_disappeared);
         RUN(test_unchanged_executes_and_verifies_as_nothing);
+        RUN(test_module_in_use_by_a_dependent_module);
+        RUN(test_module_in_use_by_a_bound_function);
+        RUN(test_module_not_in_use_without_dependents_or_functions);
+        RUN(test_module_loaded_looks_at_sys_module);
 
         r = TESTS_DONE();
         {
