@@ -548,7 +548,7 @@ def make_kill_case(operation, step, op, target, first):
         line = fault_line(op, target, "hang")
         bed.fault(line)
         pending = call(16, timeout=30)
-        bed.wait_fault_fired(line)
+        bed.wait_fault_fired(line, pending)
         # Every step before this one is done (each fault fires once, on this step's write).
         check_eq(bed.journals(), ["group-16.journal"], "the transaction is journaled while it runs")
         journal = open(os.path.join(bed.runtime_dir, "group-16.journal")).read()
@@ -600,7 +600,7 @@ def concurrent_detach_same_group_second_is_busy(bed):
     line = f"unbind {GPU} hang"
     bed.fault(line)
     first = bed.detach_async(16)
-    bed.wait_fault_fired(line)
+    bed.wait_fault_fired(line, first)
     check_eq(bed.prop(16, "State"), "busy", "group 16 State while the first detach runs")
     for target, what in ((16, "Group.Detach"), (AUDIO, "Device.Detach 26:00.1")):
         t0 = time.monotonic()
@@ -622,7 +622,7 @@ def concurrent_detach_different_groups_both_succeed(bed):
     line = f"unbind {GPU} hang"
     bed.fault(line)
     first = bed.detach_async(16)
-    bed.wait_fault_fired(line)
+    bed.wait_fault_fired(line, first)
     t0 = time.monotonic()
     check_ok(bed.detach(21, timeout=10), "detach 21 while 16's detach runs")
     busctl_timeout_ok(t0, 2, "detach 21 does not wait for group 16")

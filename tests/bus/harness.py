@@ -484,9 +484,16 @@ class Bed:
         check_eq(r.code, 0, f"reading faults: {r}")
         return [l.strip() for l in r.out.splitlines() if l.strip()]
 
-    def wait_fault_fired(self, line, timeout=10):
-        """Waits until the fault `line` has fired (left the list): the write it hangs has begun."""
-        self.wait_for(lambda: line not in self.faults(), f"the fault '{line}' to fire", timeout)
+    def wait_fault_fired(self, line, pending=None, timeout=10):
+        """Waits until the fault `line` has fired (left the list): the write it hangs has begun.
+        pending: the call that should reach it; its reply, if it ends first, is the failure."""
+        def fired():
+            if line not in self.faults():
+                return True
+            if pending is not None and not pending.running():
+                raise Failure(f"the call ended before the fault '{line}' fired: {pending.result(1)}")
+            return False
+        self.wait_for(fired, f"the fault '{line}' to fire", timeout)
 
     def release(self):
         """Releases every write and module call held by a hang fault."""
