@@ -534,6 +534,28 @@ for _operation, _steps in (("detach", DETACH_16), ("reattach", REATTACH_16)):
             case(step_timeout=1)(_fn)
 
 
+@case(step_timeout=1)
+def detach_16_undo_hangs_too_then_finishes_after_release(bed):
+    """A step hangs (Stuck); once the kernel returns the daemon undoes, and a write of the undo
+    hangs as well: the group stays stuck until that one returns too, then ends as it started."""
+    start = bed.snapshot()
+    bed.fault(f"drivers_probe {AUDIO} hang")
+    check_error(bed.detach(16), E + "Stuck", "detach 16 with the last probe hanging")
+    undo_hang = f"unbind {GPU} hang"  # the undo unbinds the GPU from vfio-pci
+    bed.fault(undo_hang)
+    bed.release()
+    bed.wait_fault_fired(undo_hang)
+    bed.wait_for(lambda: bed.prop(GPU, "State") == "stuck", "26:00.0 to be stuck in the undo's unbind", 10)
+    check_eq(bed.prop(16, "State"), "stuck", "group State while the undo hangs")
+    check_error(bed.detach(16, timeout=10), E + "Stuck", "detach 16 while the undo hangs")
+    check_eq(bed.journals(), ["group-16.journal"], "the journal stays while the undo is unfinished")
+    bed.release()
+    bed.wait_for(lambda: bed.prop(16, "State") == "idle", "group 16 to return to idle", 15)
+    check_same_state(bed.snapshot(), start, "after the undo finished")
+    check_eq(bed.journals(), [], "no journal")
+    check_host_properties(bed, 16, {GPU: "nvidia", AUDIO: "snd_hda_intel"})
+
+
 # ---------------------------------------------------------------------------------------------
 # the daemon killed during each step
 
@@ -729,6 +751,22 @@ def polkit_hanging_leaves_every_mutating_call_pending(bed):
     for what, p in calls:
         check_error(p.result(10), ACCESS_DENIED, f"{what} once polkit says no")
     check_nothing_written(bed, state, events, "after polkit said no")
+
+
+@case()
+def polkit_template_never_challenges_so_the_flag_changes_nothing(bed):
+    """python-dbusmock's polkitd template answers (allowed, challenge=false) whatever the flags:
+    a refusal is AccessDenied with and without interaction allowed, never
+    InteractiveAuthorizationRequired; an allowed action passes both ways."""
+    bed.start_polkit(allowed=[])
+    state, events = bed.snapshot(), len(bed.uevents())
+    for interactive in (False, True):
+        r = bed.detach(16, user=NOBODY, interactive=interactive)
+        check_error(r, ACCESS_DENIED, f"detach as nobody, polkit says no, interactive={interactive}")
+    check_nothing_written(bed, state, events, "after the refusals")
+    bed.polkit_allow(ASSIGN)
+    check_ok(bed.detach(AUDIO, user=NOBODY, interactive=False), "Device.Detach allowed, no interaction")
+    check_ok(bed.reattach(AUDIO, user=NOBODY, interactive=True), "Device.Reattach allowed, interaction allowed")
 
 
 @case()
