@@ -508,7 +508,7 @@ def make_fault_case(operation, step, op, target, kind):
             for other in (bed.detach, bed.reattach):
                 t1 = time.monotonic()
                 r = other(16, timeout=10)
-                check_error(r, E + "Stuck", f"another operation on the stuck group 16")
+                check_error(r, E + "Stuck", f"{other.__name__} of the stuck group 16")
                 busctl_timeout_ok(t1, 2, "the refusal")
             r = bed.detach(AUDIO if target != AUDIO else GPU, timeout=10)
             check_error(r, E + "Stuck", "Device.Detach of a function of the stuck group")
@@ -1034,6 +1034,7 @@ def passthructl_refusals_exit_1_with_the_error_name(bed):
         check(name in r.err, f"passthructl {' '.join(args)} names {name}: {r.err!r}")
     check_same_state(bed.snapshot(), state, "after the refusals")
     steps = ctl_steps(bed.ctl("detach", "group", "14", "--override", "--json"), "detach group 14 --override")
+    check_eq(step_ids(steps), ["load-module", "set-override", "unbind", "probe"], "the steps")
     check_eq(state_devices(bed.snapshot())[NVME], ("vfio-pci", "vfio-pci"), "01:00.0 on vfio-pci")
     ctl_steps(bed.ctl("reattach", "group", "14", "--json"), "reattach group 14")
 
