@@ -601,6 +601,28 @@ for _operation, _steps in (("detach", DETACH_16), ("reattach", REATTACH_16)):
         case(step_timeout=5)(make_kill_case(_operation, _step, _op, _target, _i == 0))
 
 
+@case(step_timeout=1)
+def detach_16_killed_during_the_undo(bed):
+    """The daemon dies while undoing a failed detach (a write of the undo hanging): started again,
+    it finishes that undo from the journal."""
+    start = bed.snapshot()
+    bed.fault(f"drivers_probe {AUDIO} hang")
+    check_error(bed.detach(16), E + "Stuck", "detach 16 with the last probe hanging")
+    undo_hang = f"unbind {GPU} hang"
+    bed.fault(undo_hang)
+    bed.release()
+    bed.wait_fault_fired(undo_hang)
+    check_eq(bed.journals(), ["group-16.journal"], "the undo is journaled")
+    helpers = bed.daemon_children()
+    bed.kill_daemon(signal.SIGKILL)
+    bed.release()
+    bed.wait_for(lambda: not any(pid_alive(p) for p in helpers), f"the daemon's helpers {helpers} to exit", 10)
+    bed.restart_daemon()
+    check_same_state(bed.snapshot(), start, "after the restarted daemon finished the undo")
+    check_eq(bed.journals(), [], "no journal")
+    check_eq(bed.prop(16, "State"), "idle", "group State")
+
+
 @case()
 def restart_with_empty_journal_changes_nothing(bed):
     check_ok(bed.detach(21), "detach 21")
