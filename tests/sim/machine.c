@@ -1064,6 +1064,10 @@ static int faults_write(Machine *m, const char *buf, size_t size) {
                         f->target = strdup_printf("%04x:%02x:%02x.%x", domain, bus, slot, func);
                 if (n == 4)
                         f->error = errno_from_name(w[3]);
+                /* FUSE cannot return errnos from 512 on (the kernel's ERESTART*, EPROBE_DEFER, …):
+                 * the write would never be answered. Module calls answer through seccomp. */
+                if (f->error >= 512 && !fault_op_is_module(w[0]))
+                        f->error = -EINVAL;
                 if (!f->op || !f->target || f->error < 0) {
                         fault_free(f);
                         goto invalid;

@@ -189,6 +189,10 @@ echo "remove 26:00.1 errno EIO" > /sys/kernel/pcisim/faults
 echo clear > /sys/kernel/pcisim/faults
 eq faults-cleared "" "$(cat /sys/kernel/pcisim/faults)"
 fails_with fault-bad-line "Invalid argument" "echo 'frob 0000:26:00.1 hang' > /sys/kernel/pcisim/faults"
+# FUSE cannot answer a write with EPROBE_DEFER (517): refused rather than a write never answered
+fails_with fault-errno-beyond-fuse "Invalid argument" "echo 'bind 0000:26:00.1 errno EPROBE_DEFER' > /sys/kernel/pcisim/faults"
+check fault-errno-module-ok bash -c "echo 'load nvidia errno EPROBE_DEFER' > /sys/kernel/pcisim/faults"
+echo clear > /sys/kernel/pcisim/faults
 echo "unbind 0000:26:00.1 hang" > /sys/kernel/pcisim/faults
 (echo 0000:26:00.1 > $S/drivers/snd_hda_intel/unbind; echo $? > /tmp/pcisim-hang-rc) &
 w=$!
