@@ -210,7 +210,8 @@ def parse_listing(path):
         if not line.strip():
             continue
         m = re.match(r"^# (\w+)$", line)
-        if m and m.group(1) in ("drivers", "boot_vga", "sriov", "iommu", "interrupt_remapping", "cmdline", "framebuffer", "modules"):
+        if m and m.group(1) in ("drivers", "boot_vga", "sriov", "iommu", "interrupt_remapping", "cmdline", "framebuffer", "modules",
+                                "drm", "net", "block"):
             section = m.group(1)
             continue
         if line.startswith("#"):

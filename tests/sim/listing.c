@@ -25,6 +25,9 @@ typedef enum Section {
         SECTION_CMDLINE,
         SECTION_FRAMEBUFFER,
         SECTION_MODULES,
+        SECTION_DRM,
+        SECTION_NET,
+        SECTION_BLOCK,
         _SECTION_MAX,
 } Section;
 
@@ -38,6 +41,9 @@ static const char *const section_names[_SECTION_MAX] = {
         [SECTION_CMDLINE] = "cmdline",
         [SECTION_FRAMEBUFFER] = "framebuffer",
         [SECTION_MODULES] = "modules",
+        [SECTION_DRM] = "drm",
+        [SECTION_NET] = "net",
+        [SECTION_BLOCK] = "block",
 };
 
 typedef struct Parser {
@@ -398,11 +404,175 @@ static bool valid_name(const char *s) {
         return true;
 }
 
+/* The number after a "card"/"renderD" prefix: decimal, no leading zero, at most MINORMASK. */
+static int drm_minor(const char *name, unsigned *ret) {
+        const char *s = startswith(name, "card") ?: startswith(name, "renderD");
+        unsigned long v = 0;
+
+        if (!s || !*s || strlen(s) > 7 || (s[0] == '0' && s[1]))
+                return -EINVAL;
+        for (const char *c = s; *c; c++) {
+                if (!isdigit((unsigned char) *c))
+                        return -EINVAL;
+                v = v * 10 + (unsigned long) (*c - '0');
+        }
+        if (v > 0xfffff)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+/* dev_valid_name() for the characters we allow: 1–15 of [a-zA-Z0-9_.-], not "." or "..". */
+static bool valid_ifname(const char *s, size_t max) {
+        size_t l = strlen(s);
+
+        if (l == 0 || l > max || streq(s, ".") || streq(s, ".."))
+                return false;
+        return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == l;
+}
+
+static const ListingNode *find_node(const Listing *l, ListingNodeKind kind, const char *name) {
+        for (size_t i = 0; i < l->n_nodes; i++)
+                if (l->nodes[i].kind == kind && streq(l->nodes[i].name, name))
+                        return l->nodes + i;
+        return NULL;
+}
+
+static int add_node(Parser *p, ListingNodeKind kind, int device, const char *name, unsigned minor, const char *path) {
+        Listing *l = p->listing;
+        const char *section = listing_node_kind_to_string(kind);
+        const ListingNode *other;
+        ListingNode *n;
+
+        other = find_node(l, kind, name);
+        if (other)
+                return parse_error(p, "duplicate %s '%s' in section '%s', first listed on line %u",
+                                   kind == LISTING_NODE_NET ? "interface" : "node", name, section, other->line);
+        if (kind == LISTING_NODE_DRM)
+                for (size_t i = 0; i < l->n_nodes; i++)
+                        if (l->nodes[i].kind == LISTING_NODE_DRM && l->nodes[i].minor == minor)
+                                return parse_error(p, "node '%s' in section 'drm' has minor %u like '%s' on line %u",
+                                                   name, minor, l->nodes[i].name, l->nodes[i].line);
+
+        n = realloc(l->nodes, (l->n_nodes + 1) * sizeof(ListingNode));
+        if (!n)
+                return -ENOMEM;
+        l->nodes = n;
+        n = l->nodes + l->n_nodes;
+        *n = (ListingNode) {
+                .kind = kind,
+                .device = device,
+                .name = strdup(name),
+                .minor = minor,
+                .path = path ? strdup(path) : NULL,
+                .line = p->line,
+        };
+        l->n_nodes++;
+        if (!n->name || (path && !n->path))
+                return -ENOMEM;
+        return 0;
+}
+
+/* "ADDRESS NODE [NODE…]" */
+static int parse_drm_line(Parser *p, char *line) {
+        char *words[33];
+        size_t n;
+        int i, r;
+
+        n = split_words(line, words, ELEMENTSOF(words));
+        if (n < 2)
+                return parse_error(p, "expected 'ADDRESS NODE [NODE...]' (card0, renderD128) in section 'drm'");
+        if (n > ELEMENTSOF(words) - 1)
+                return parse_error(p, "more than %zu nodes on one line in section 'drm'", ELEMENTSOF(words) - 2);
+        i = lookup_address(p, words[0], "section 'drm'");
+        if (i < 0)
+                return i;
+        for (size_t k = 1; k < n; k++) {
+                unsigned minor;
+
+                if (drm_minor(words[k], &minor) < 0)
+                        return parse_error(p, "bad node name '%s' in section 'drm', expected cardN or renderDN", words[k]);
+                r = add_node(p, LISTING_NODE_DRM, i, words[k], minor, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* "ADDRESS IFNAME" */
+static int parse_net_line(Parser *p, char *line) {
+        char *words[2];
+        int i;
+
+        if (split_words(line, words, 2) != 2)
+                return parse_error(p, "expected 'ADDRESS IFNAME' in section 'net'");
+        i = lookup_address(p, words[0], "section 'net'");
+        if (i < 0)
+                return i;
+        if (!valid_ifname(words[1], 15))
+                return parse_error(p, "bad interface name '%s' in section 'net', expected 1 to 15 of a-z A-Z 0-9 _ . -",
+                                   words[1]);
+        return add_node(p, LISTING_NODE_NET, i, words[1], 0, NULL);
+}
+
+/* "ADDRESS NAME PATH", PATH being the rest of the line (it may contain spaces) */
+static int parse_block_line(Parser *p, char *line) {
+        char *words[2], *path;
+        int i;
+
+        path = line + strcspn(line, " \t");
+        path += strspn(path, " \t");
+        path += strcspn(path, " \t");
+        if (*path)
+                *path++ = 0;
+        path = strip(path);
+        if (split_words(line, words, 2) != 2 || !*path)
+                return parse_error(p, "expected 'ADDRESS NAME PATH' in section 'block'");
+        i = lookup_address(p, words[0], "section 'block'");
+        if (i < 0)
+                return i;
+        if (!valid_ifname(words[1], 31))
+                return parse_error(p, "bad block device name '%s' in section 'block', expected 1 to 31 of a-z A-Z 0-9 _ . -",
+                                   words[1]);
+        if (path[0] != '/')
+                return parse_error(p, "path '%s' in section 'block' is not absolute", path);
+        return add_node(p, LISTING_NODE_BLOCK, i, words[1], 0, path);
+}
+
+/* A node appears while its function is bound to the driver the listing gives it: without one
+ * (or with vfio-pci, which creates none) it never would. */
+static int check_nodes(Parser *p) {
+        const Listing *l = p->listing;
+
+        for (size_t i = 0; i < l->n_nodes; i++) {
+                const ListingNode *n = l->nodes + i;
+                const ListingDevice *d = l->devices + n->device;
+
+                p->line = n->line;
+                if (!d->driver)
+                        return parse_error(p, "%04x:%02x:%02x.%x in section '%s' has no driver in section 'drivers'; "
+                                           "its %s appears while bound to that driver",
+                                           d->domain, d->bus, d->slot, d->func, listing_node_kind_to_string(n->kind), n->name);
+                if (streq(d->driver, "vfio-pci"))
+                        return parse_error(p, "%04x:%02x:%02x.%x in section '%s' is bound to vfio-pci in section 'drivers', "
+                                           "which creates no %s", d->domain, d->bus, d->slot, d->func,
+                                           listing_node_kind_to_string(n->kind), n->name);
+        }
+        return 0;
+}
+
 static int parse_section_line(Parser *p, Section section, char *line) {
         Listing *l = p->listing;
         char *words[3];
         size_t n;
         int i, j;
+
+        if (section == SECTION_DRM)
+                return parse_drm_line(p, line);
+        if (section == SECTION_NET)
+                return parse_net_line(p, line);
+        if (section == SECTION_BLOCK)
+                return parse_block_line(p, line);
 
         if (section == SECTION_CMDLINE) {
                 if (p->seen_cmdline)
@@ -601,7 +771,7 @@ int listing_parse_string(const char *text, const char *filename, Listing **ret, 
                                         break;
                         if (k == _SECTION_MAX) {
                                 r = parse_error(&p, "unknown section '%s', expected one of drivers, boot_vga, sriov, iommu, "
-                                                "interrupt_remapping, cmdline, framebuffer, modules", header);
+                                                "interrupt_remapping, cmdline, framebuffer, modules, drm, net, block", header);
                                 break;
                         }
                         section = k;
@@ -622,6 +792,13 @@ int listing_parse_string(const char *text, const char *filename, Listing **ret, 
         if (r >= 0 && p.listing->n_devices == 0) {
                 p.line = 0;
                 r = parse_error(&p, "no devices in the listing, expected lines 'IOMMU Group N ADDRESS CLASS [cccc]: NAME [vvvv:dddd]'");
+        }
+        if (r >= 0)
+                r = check_nodes(&p);
+        if (r >= 0) {
+                p.listing->filename = strdup(p.filename);
+                if (!p.listing->filename)
+                        r = -ENOMEM;
         }
         if (r >= 0) {
                 apply_defaults(p.listing, p.seen_iommu, p.seen_ir);
@@ -706,6 +883,12 @@ Listing *listing_free(Listing *l) {
                 free(l->modules[i].pattern);
         }
         free(l->modules);
+        for (size_t i = 0; i < l->n_nodes; i++) {
+                free(l->nodes[i].name);
+                free(l->nodes[i].path);
+        }
+        free(l->nodes);
+        free(l->filename);
         free(l->cmdline);
         free(l->hash_keys);
         free(l->hash_values);
@@ -732,6 +915,17 @@ const char *listing_framebuffer_to_string(ListingFramebuffer f) {
                 return "simple-framebuffer.0";
         default:
                 return "none";
+        }
+}
+
+const char *listing_node_kind_to_string(ListingNodeKind k) {
+        switch (k) {
+        case LISTING_NODE_DRM:
+                return "drm";
+        case LISTING_NODE_NET:
+                return "net";
+        default:
+                return "block";
         }
 }
 

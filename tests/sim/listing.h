@@ -3,8 +3,8 @@
  * listing.h: parser for the machine description pcisim boots, i.e. the text
  * the usual "IOMMU Group N <lspci -nns line>" script prints, followed by
  * optional "# SECTION" blocks (drivers, boot_vga, sriov, iommu,
- * interrupt_remapping, cmdline, framebuffer, modules). Owns nothing but the
- * parsed representation; no sysfs knowledge lives here.
+ * interrupt_remapping, cmdline, framebuffer, modules, drm, net, block). Owns
+ * nothing but the parsed representation; no sysfs knowledge lives here.
  */
 #pragma once
 
@@ -44,7 +44,25 @@ typedef struct ListingModuleAlias {
         char *pattern;
 } ListingModuleAlias;
 
+/* A node a function's driver creates while bound: "# drm", "# net" and "# block" items. */
+typedef enum ListingNodeKind {
+        LISTING_NODE_DRM,
+        LISTING_NODE_NET,
+        LISTING_NODE_BLOCK,
+} ListingNodeKind;
+
+typedef struct ListingNode {
+        ListingNodeKind kind;
+        int device;                     /* index into Listing.devices */
+        char *name;                     /* "card0", "renderD128", "enp33s0", "nvme0n1" */
+        unsigned minor;                 /* drm: the number in the name (major 226) */
+        char *path;                     /* block: the path whose file system gives MAJ:MIN */
+        unsigned line;                  /* line number in the listing */
+} ListingNode;
+
 typedef struct Listing {
+        char *filename;                 /* as given to the parser, for FILE:LINE messages later */
+
         ListingDevice *devices;
         size_t n_devices;
 
@@ -55,6 +73,9 @@ typedef struct Listing {
 
         ListingModuleAlias *modules;
         size_t n_modules;
+
+        ListingNode *nodes;             /* in listing order */
+        size_t n_nodes;
 
         /* private: address → index hash */
         uint32_t *hash_keys;
@@ -76,6 +97,8 @@ int listing_parse_address(const char *s, unsigned *ret_domain, unsigned *ret_bus
 
 const char *listing_iommu_to_string(ListingIommu i);
 const char *listing_framebuffer_to_string(ListingFramebuffer f);
+/* "drm", "net", "block": the section, and the directory name below the function in /sys. */
+const char *listing_node_kind_to_string(ListingNodeKind k);
 
 /* Kernel module name a driver name belongs to ("xhci_hcd" → "xhci_pci"), NULL for built-in
  * drivers (pcieport). Returns a newly allocated string via *ret. */

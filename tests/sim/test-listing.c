@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-listing.c: unit test of the pcisim listing parser (listing.c): the two
- * fixtures, the line forms users paste, and one error per malformed-line class.
+ * fixtures, the line forms users paste, the drm/net/block sections, and one
+ * error per malformed-line class.
  * Usage: test-listing FIXTURE_DIR
  */
 
@@ -96,6 +97,23 @@ static void test_fixture(const char *dir, const char *name, bool acs) {
         d = find(l, "28:00.4");
         check(d && d->group == (acs ? 29 : 21));
         check(!find(l, "29:00.0"));
+
+        /* drm, net, block sections added for the simulation */
+        check(l->n_nodes == 5);
+        check(l->filename && streq(l->filename, path));
+        if (l->n_nodes == 5) {
+                const ListingNode *n = l->nodes;
+
+                check(n[0].kind == LISTING_NODE_DRM && streq(n[0].name, "card0") && n[0].minor == 0);
+                check(n[0].device == (int) (find(l, "26:00.0") - l->devices));
+                check(n[1].kind == LISTING_NODE_DRM && streq(n[1].name, "renderD128") && n[1].minor == 128);
+                check(n[1].line == n[0].line);
+                check(n[2].kind == LISTING_NODE_NET && streq(n[2].name, "enp33s0"));
+                check(n[2].device == (int) (find(l, "21:00.0") - l->devices));
+                check(n[3].kind == LISTING_NODE_NET && streq(n[3].name, "enp34s0") && n[3].line == n[2].line + 1);
+                check(n[4].kind == LISTING_NODE_BLOCK && streq(n[4].name, "nvme0n1") && streq_ptr(n[4].path, "/"));
+                check(n[4].device == (int) (find(l, "01:00.0") - l->devices));
+        }
 
         listing_free(l);
 }
@@ -212,6 +230,41 @@ static void test_forms(void) {
                 check(vf && pf && vf->physfn == (int) (pf - l->devices) && pf->physfn == -1);
                 check(find(l, "26:00.0") && streq_ptr(find(l, "26:00.0")->driver, "vfio-pci"));
                 check(find(l, "26:00.1") && !find(l, "26:00.1")->driver);
+                check(l->n_nodes == 0);
+                check(streq(l->filename, "test.txt"));
+                listing_free(l);
+        }
+
+        /* drm, net, block: several nodes on a line, a domain address, a path with spaces */
+        l = parse_ok(GOOD
+                     "IOMMU Group 18 0001:41:00.0 Ethernet controller [0200]: Intel Corporation Ethernet Controller X710 for 10GbE SFP+ [8086:1572] (rev 02)\n"
+                     "IOMMU Group 19 02:00.0 Non-Volatile memory controller [0108]: Samsung [144d:a808]\n"
+                     "# drm\n"
+                     "26:00.0 card1   renderD129\n"
+                     "# drivers\n"
+                     "26:00.0 nvidia\n"
+                     "0001:41:00.0 i40e\n"
+                     "02:00.0 nvme\n"
+                     "# net\n"
+                     "0001:41:00.0 enp65s0f0.a-b_\n"
+                     "# block\n"
+                     "02:00.0 nvme1n1   /srv/my data  \n"
+                     "# drm\n"
+                     "26:00.0 card0\n");
+        if (l) {
+                check(l->n_nodes == 5);
+                if (l->n_nodes == 5) {
+                        check(streq(l->nodes[0].name, "card1") && l->nodes[0].minor == 1 && l->nodes[0].line == 5);
+                        check(streq(l->nodes[1].name, "renderD129") && l->nodes[1].minor == 129);
+                        check(l->nodes[2].kind == LISTING_NODE_NET && streq(l->nodes[2].name, "enp65s0f0.a-b_"));
+                        check(l->nodes[2].device == (int) (find(l, "0001:41:00.0") - l->devices));
+                        check(l->nodes[3].kind == LISTING_NODE_BLOCK && streq(l->nodes[3].name, "nvme1n1"));
+                        check(streq_ptr(l->nodes[3].path, "/srv/my data") && l->nodes[3].line == 13);
+                        check(l->nodes[4].kind == LISTING_NODE_DRM && streq(l->nodes[4].name, "card0") && l->nodes[4].minor == 0);
+                }
+                check(streq(listing_node_kind_to_string(LISTING_NODE_DRM), "drm"));
+                check(streq(listing_node_kind_to_string(LISTING_NODE_NET), "net"));
+                check(streq(listing_node_kind_to_string(LISTING_NODE_BLOCK), "block"));
                 listing_free(l);
         }
 
@@ -254,6 +307,35 @@ static void test_errors(void) {
         parse_fails(GOOD "# modules\nnouveau\n", 3, "expected 'MODULE PATTERN'");
         parse_fails(GOOD "# boot_vga\nfoo\n", 3, "bad PCI address");
         parse_fails("just some text\n", 1, "expected 'IOMMU Group N");
+
+#define DRV GOOD "# drivers\n26:00.0 nvidia\n"
+        parse_fails(DRV "# drm\n27:00.0 card0\n", 5, "address '27:00.0' in section 'drm' is not in the listing");
+        parse_fails(DRV "# drm\n26:00.0\n", 5, "expected 'ADDRESS NODE [NODE...]'");
+        parse_fails(DRV "# drm\n26:00.0 card0 fb0\n", 5, "bad node name 'fb0' in section 'drm'");
+        parse_fails(DRV "# drm\n26:00.0 card\n", 5, "bad node name 'card'");
+        parse_fails(DRV "# drm\n26:00.0 card01\n", 5, "bad node name 'card01'");
+        parse_fails(DRV "# drm\n26:00.0 renderd128\n", 5, "bad node name 'renderd128'");
+        parse_fails(DRV "# drm\n26:00.0 card0x\n", 5, "bad node name");
+        parse_fails(DRV "# drm\n26:00.0 card0\n\n26:00.0 card0\n", 7, "duplicate node 'card0' in section 'drm', first listed on line 5");
+        parse_fails(DRV "# drm\n26:00.0 card128 renderD128\n", 5, "minor 128 like 'card128' on line 5");
+        parse_fails(GOOD "# drm\n26:00.0 card0\n", 3, "0000:26:00.0 in section 'drm' has no driver in section 'drivers'");
+        parse_fails(GOOD "# drm\n26:00.0 card0\n# drivers\n26:00.0 vfio-pci\n", 3, "bound to vfio-pci");
+        parse_fails(DRV "# net\n27:00.0 eth0\n", 5, "address '27:00.0' in section 'net' is not in the listing");
+        parse_fails(DRV "# net\n26:00.0\n", 5, "expected 'ADDRESS IFNAME'");
+        parse_fails(DRV "# net\n26:00.0 eth0 eth1\n", 5, "expected 'ADDRESS IFNAME'");
+        parse_fails(DRV "# net\n26:00.0 abcdefghijklmnop\n", 5, "bad interface name 'abcdefghijklmnop'");
+        parse_fails(DRV "# net\n26:00.0 eth:0\n", 5, "bad interface name");
+        parse_fails(DRV "# net\n26:00.0 ..\n", 5, "bad interface name");
+        parse_fails(DRV "# net\n26:00.0 eth0\n26:00.0 eth0\n", 6, "duplicate interface 'eth0'");
+        parse_fails(DRV "# block\n27:00.0 nvme0n1 /\n", 5, "address '27:00.0' in section 'block' is not in the listing");
+        parse_fails(DRV "# block\n26:00.0 nvme0n1\n", 5, "expected 'ADDRESS NAME PATH'");
+        parse_fails(DRV "# block\n26:00.0 nvme0n1 home\n", 5, "path 'home' in section 'block' is not absolute");
+        parse_fails(DRV "# block\n26:00.0 nvme/0 /\n", 5, "bad block device name");
+        parse_fails(DRV "# block\n26:00.0 sda /\n26:00.0 sda /home\n", 6, "duplicate node 'sda' in section 'block'");
+        parse_fails(GOOD "# block\n26:00.0 sda /\n", 3, "has no driver in section 'drivers'");
+        parse_fails(DRV "# blocks\n", 4, "unknown section 'blocks', expected one of drivers, boot_vga, sriov, iommu, "
+                    "interrupt_remapping, cmdline, framebuffer, modules, drm, net, block");
+#undef DRV
         parse_fails("# only a comment\n", 0, "no devices");
 }
 
