@@ -3,7 +3,9 @@
  * machine.c: the simulated machine (see machine.h). Owns the device, driver,
  * module and group state, builds the /sys node tree from it, formats every
  * attribute the way the kernel does and implements the kernel semantics of
- * writes synchronously, emitting udev-format uevents for each change.
+ * writes synchronously, emitting udev-format uevents for each change. Also
+ * keeps the files in the namespace's /dev/vfio and /dev/dri in step with the
+ * bindings (the directories are handed over by pcisim.c).
  */
 
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,6 +81,7 @@ typedef enum AttrKind {
         ATTR_SIM_SEQNUM,
         ATTR_SIM_LOAD_MODULE,
         ATTR_SIM_UNLOAD_MODULE,
+        ATTR_SIM_STATE,
 
         ATTR_PLAT_BIND,
         ATTR_PLAT_UNBIND,
@@ -111,6 +115,7 @@ struct SimDriver {
 typedef struct SimGroup {
         int number;
         size_t n_present;
+        size_t n_vfio;          /* functions bound to vfio-pci: /dev/vfio/N exists while > 0 */
         Node *devices_dir;
 } SimGroup;
 
@@ -138,6 +143,15 @@ struct SimDevice {
         size_t num_vfs;         /* PF: VFs currently enabled */
         bool sriov_autoprobe;
 };
+
+/* A "# drm", "# net" or "# block" item: a class device the function's listed driver creates. */
+typedef struct SimNode {
+        const ListingNode *ln;
+        SimDevice *device;
+        unsigned major, minor;
+        bool resolved;          /* major:minor known (block: once machine_resolve_block() ran) */
+        bool present;
+} SimNode;
 
 typedef struct Fault {
         char *op;
@@ -171,6 +185,11 @@ struct Machine {
 
         SimGroup **groups;      /* indexed by group number */
         size_t n_groups;
+
+        SimNode *nodes;
+        size_t n_nodes;
+
+        int vfio_fd, dri_fd;    /* the namespace's /dev/vfio and /dev/dri, -1 until set */
 
         Fault *faults;
         unsigned release_generation;
@@ -523,6 +542,204 @@ static void device_remove_nodes(Machine *m, SimDevice *d) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* /dev/vfio, /dev/dri and the class devices drivers create (drm, net, block) */
+
+/* A regular file standing in for a device node; an existing one is left alone. */
+static void devfs_create(int dir_fd, const char *name, mode_t mode) {
+        _cleanup_close_ int fd = -1;
+
+        if (dir_fd < 0)
+                return;
+        fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd >= 0)
+                (void) fchmod(fd, mode); /* whatever the umask */
+}
+
+static void devfs_remove(int dir_fd, const char *name) {
+        if (dir_fd >= 0)
+                (void) unlinkat(dir_fd, name, 0);
+}
+
+static bool is_vfio_pci(const SimDriver *drv) {
+        return drv && streq(drv->name, "vfio-pci");
+}
+
+/* vfio_group_register_device(): the first function of a group bound to vfio-pci makes
+ * /dev/vfio/N, the last one to leave removes it. */
+static void vfio_group_get(Machine *m, SimGroup *g) {
+        char name[16];
+
+        if (!g || g->n_vfio++ > 0)
+                return;
+        snprintf(name, sizeof(name), "%d", g->number);
+        devfs_create(m->vfio_fd, name, 0600);
+}
+
+static void vfio_group_put(Machine *m, SimGroup *g) {
+        char name[16];
+
+        if (!g || g->n_vfio == 0 || --g->n_vfio > 0)
+                return;
+        snprintf(name, sizeof(name), "%d", g->number);
+        devfs_remove(m->vfio_fd, name);
+}
+
+static const char *node_subsystem(const SimNode *n) {
+        return listing_node_kind_to_string(n->ln->kind);
+}
+
+/* "/devices/pci0000:00/0000:26:00.0/drm/card0", also its tree path */
+static char *node_devpath(const SimNode *n) {
+        return strdup_printf("%s/%s/%s", n->device->devpath, node_subsystem(n), n->ln->name);
+}
+
+/* The properties its uevent file lists and its events carry; returns how many. */
+static size_t node_props(const SimNode *n, char props[4][64]) {
+        bool drm = n->ln->kind == LISTING_NODE_DRM;
+
+        if (n->ln->kind == LISTING_NODE_NET) {
+                snprintf(props[0], 64, "INTERFACE=%s", n->ln->name);
+                return 1;
+        }
+        snprintf(props[0], 64, "MAJOR=%u", n->major);
+        snprintf(props[1], 64, "MINOR=%u", n->minor);
+        snprintf(props[2], 64, "DEVNAME=%s%s", drm ? "dri/" : "", n->ln->name);
+        snprintf(props[3], 64, "DEVTYPE=%s", drm ? "drm_minor" : "disk");
+        return 4;
+}
+
+/* Links to the node's directory from elsewhere in /sys: (dir, name) pairs; returns how many. */
+static size_t node_links(const SimNode *n, char paths[3][96], char names[3][64]) {
+        size_t k = 0;
+
+        snprintf(paths[k], 96, "/class/%s", node_subsystem(n));
+        snprintf(names[k++], 64, "%s", n->ln->name);
+        switch (n->ln->kind) {
+        case LISTING_NODE_DRM:
+                snprintf(paths[k], 96, "/dev/char");
+                snprintf(names[k++], 64, "%u:%u", n->major, n->minor);
+                break;
+        case LISTING_NODE_BLOCK:
+                snprintf(paths[k], 96, "/dev/block");
+                snprintf(names[k++], 64, "%u:%u", n->major, n->minor);
+                snprintf(paths[k], 96, "/block");
+                snprintf(names[k++], 64, "%s", n->ln->name);
+                break;
+        default:
+                break;
+        }
+        return k;
+}
+
+/* What the driver's probe does for one node: the directory below the function, the links to it,
+ * the /dev/dri file; an "add" uevent unless booting. */
+static void node_add(Machine *m, SimNode *n, bool events) {
+        _cleanup_free_ char *devpath = node_devpath(n);
+        const char *subsystem = node_subsystem(n);
+        Node *devdir = device_dir(m, n->device), *sub, *dir;
+        char props[4][64], paths[3][96], names[3][64], *p[5], uevent[4 * 65 + 1] = "";
+        size_t k, l;
+
+        if (!devpath || !devdir)
+                return;
+        sub = tree_child(m->tree, devdir, subsystem) ?: tree_add_dir(m->tree, devdir, subsystem);
+        dir = sub ? tree_add_dir(m->tree, sub, n->ln->name) : NULL;
+        if (!dir)
+                return;
+
+        k = node_props(n, props);
+        for (size_t i = 0; i < k; i++) {
+                p[i] = props[i];
+                strcat(uevent, props[i]);
+                strcat(uevent, "\n");
+        }
+        p[k] = NULL;
+        tree_add_text(m->tree, dir, "uevent", 0644, uevent);
+        if (n->ln->kind == LISTING_NODE_NET)
+                tree_add_text(m->tree, dir, "address", 0444, "00:00:00:00:00:00\n");
+        else {
+                char dev[32];
+
+                snprintf(dev, sizeof(dev), "%u:%u\n", n->major, n->minor);
+                tree_add_text(m->tree, dir, "dev", 0444, dev);
+        }
+        tree_add_linkf(m->tree, dir, "device", "../../../%s", n->device->addr);
+        tree_add_linkf(m->tree, dir, "subsystem", "../../../../../class/%s", subsystem);
+
+        l = node_links(n, paths, names);
+        for (size_t i = 0; i < l; i++) {
+                Node *at = tree_lookup(m->tree, paths[i]);
+
+                /* "/class/drm" → "../../devices/…", "/block" → "../devices/…" */
+                if (at)
+                        tree_add_linkf(m->tree, at, names[i], "%s%s", streq(paths[i], "/block") ? ".." : "../..", devpath);
+        }
+
+        if (n->ln->kind == LISTING_NODE_DRM)
+                devfs_create(m->dri_fd, n->ln->name, 0666);
+        n->present = true;
+        if (events)
+                emit(m, "add", devpath, subsystem, NULL, p);
+}
+
+/* What the driver's remove() does for one node. */
+static void node_remove(Machine *m, SimNode *n, bool events) {
+        _cleanup_free_ char *devpath = node_devpath(n);
+        const char *subsystem = node_subsystem(n);
+        char props[4][64], paths[3][96], names[3][64], *p[5];
+        Node *devdir = device_dir(m, n->device), *sub;
+        size_t k, l;
+
+        l = node_links(n, paths, names);
+        for (size_t i = 0; i < l; i++) {
+                Node *at = tree_lookup(m->tree, paths[i]);
+
+                if (at)
+                        tree_remove(m->tree, tree_child(m->tree, at, names[i]));
+        }
+        sub = devdir ? tree_child(m->tree, devdir, subsystem) : NULL;
+        if (sub) {
+                tree_remove(m->tree, tree_child(m->tree, sub, n->ln->name));
+                if (sub->n_children == 0)
+                        tree_remove(m->tree, sub);
+        }
+        if (n->ln->kind == LISTING_NODE_DRM)
+                devfs_remove(m->dri_fd, n->ln->name);
+        n->present = false;
+
+        if (events && devpath) {
+                k = node_props(n, props);
+                for (size_t i = 0; i < k; i++)
+                        p[i] = props[i];
+                p[k] = NULL;
+                emit(m, "remove", devpath, subsystem, NULL, p);
+        }
+}
+
+/* A node exists while its function is bound to the driver the listing gives it. */
+static bool node_wanted(const SimNode *n) {
+        const SimDevice *d = n->device;
+
+        return n->resolved && d->present && d->driver && streq_ptr(d->driver->name, d->ld->driver);
+}
+
+/* Adds or removes the function's nodes to match its binding. */
+static void device_sync_nodes(Machine *m, SimDevice *d, bool events) {
+        for (size_t i = 0; i < m->n_nodes; i++) {
+                SimNode *n = m->nodes + i;
+                bool want;
+
+                if (n->device != d)
+                        continue;
+                want = node_wanted(n);
+                if (want && !n->present)
+                        node_add(m, n, events);
+                else if (!want && n->present)
+                        node_remove(m, n, events);
+        }
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* drivers and modules */
 
 static int strv_push_unique(char ***l, size_t *n, const char *s) {
@@ -641,6 +858,10 @@ static void device_unbind(Machine *m, SimDevice *d) {
         remove_driver_links(m, d);
         d->driver = NULL;
         d->enabled = false;
+        /* remove() takes its class devices and, for vfio-pci, the group's reference */
+        device_sync_nodes(m, d, true);
+        if (is_vfio_pci(drv))
+                vfio_group_put(m, d->group);
         emit_device(m, d, "unbind", drv->name);
 }
 
@@ -655,6 +876,10 @@ static int device_bind(Machine *m, SimDevice *d, SimDriver *drv) {
         d->driver = drv;
         d->enabled = !streq(drv->name, "vfio-pci");
         add_driver_links(m, d);
+        /* probe() made its class devices or /dev/vfio/N before the bind event */
+        if (is_vfio_pci(drv))
+                vfio_group_get(m, d->group);
+        device_sync_nodes(m, d, true);
         emit_device(m, d, "bind", drv->name);
         return 0;
 }
@@ -1145,6 +1370,78 @@ static int fault_check(Machine *m, const char *op, const char *target) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* /sys/kernel/pcisim/state */
+
+static int device_ptr_compare(const void *a, const void *b) {
+        return strcmp((*(SimDevice *const *) a)->addr, (*(SimDevice *const *) b)->addr);
+}
+
+static int module_ptr_compare(const void *a, const void *b) {
+        return strcmp((*(SimModule *const *) a)->name, (*(SimModule *const *) b)->name);
+}
+
+static int node_ptr_compare(const void *a, const void *b) {
+        return strcmp((*(SimNode *const *) a)->ln->name, (*(SimNode *const *) b)->ln->name);
+}
+
+/* One line per present function, loaded module, framebuffer, /dev/vfio/N and node, sorted within
+ * each kind (addresses and names as strings, group numbers as numbers). */
+static char *state_read(Machine *m) {
+        _cleanup_free_ SimDevice **devices = calloc(m->n_devices ?: 1, sizeof(SimDevice *));
+        _cleanup_free_ SimModule **modules = calloc(m->n_modules ?: 1, sizeof(SimModule *));
+        _cleanup_free_ SimNode **nodes = calloc(m->n_nodes ?: 1, sizeof(SimNode *));
+        static const ListingNodeKind kinds[] = { LISTING_NODE_DRM, LISTING_NODE_NET, LISTING_NODE_BLOCK };
+        char *text = NULL;
+        size_t size = 0, n = 0;
+        FILE *f;
+
+        if (!devices || !modules || !nodes)
+                return NULL;
+        f = open_memstream(&text, &size);
+        if (!f)
+                return NULL;
+
+        for (size_t i = 0; i < m->n_devices; i++)
+                if (m->devices[i].present)
+                        devices[n++] = m->devices + i;
+        qsort(devices, n, sizeof(SimDevice *), device_ptr_compare);
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "device %s driver=%s override=%s\n", devices[i]->addr,
+                        devices[i]->driver ? devices[i]->driver->name : "-", devices[i]->driver_override ?: "-");
+
+        n = 0;
+        for (size_t i = 0; i < m->n_modules; i++)
+                if (m->modules[i]->loaded && !m->modules[i]->builtin)
+                        modules[n++] = m->modules[i];
+        qsort(modules, n, sizeof(SimModule *), module_ptr_compare);
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "module %s refcnt=%zu\n", modules[i]->name, module_holders(m, modules[i]));
+
+        if (m->has_platform)
+                fprintf(f, "framebuffer %s bound=%d\n", m->platform.device, m->platform.bound);
+
+        for (size_t i = 0; i < m->n_groups; i++)
+                if (m->groups[i] && m->groups[i]->n_vfio > 0)
+                        fprintf(f, "vfio %d\n", m->groups[i]->number);
+
+        for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
+                n = 0;
+                for (size_t i = 0; i < m->n_nodes; i++)
+                        if (m->nodes[i].present && m->nodes[i].ln->kind == kinds[k])
+                                nodes[n++] = m->nodes + i;
+                qsort(nodes, n, sizeof(SimNode *), node_ptr_compare);
+                for (size_t i = 0; i < n; i++)
+                        fprintf(f, "%s %s\n", listing_node_kind_to_string(kinds[k]), nodes[i]->ln->name);
+        }
+
+        if (fclose(f) != 0) {
+                free(text);
+                return NULL;
+        }
+        return text;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* attribute contents */
 
 static void config_space(SimDevice *d, uint8_t c[256]) {
@@ -1324,6 +1621,9 @@ static int attr_read(Machine *m, Node *n, char **ret, size_t *ret_size) {
                 break;
         case ATTR_SIM_SEQNUM:
                 s = strdup_printf("%" PRIu64 "\n", m->seqnum);
+                break;
+        case ATTR_SIM_STATE:
+                s = state_read(m);
                 break;
         case ATTR_PLAT_UEVENT:
                 s = strdup_printf("%sMODALIAS=platform:%s\n",
@@ -1787,6 +2087,9 @@ static int build_static_tree(Machine *m) {
             !tree_mkdir_p(t, "/devices/virtual") ||
             !tree_mkdir_p(t, "/module") ||
             !tree_mkdir_p(t, "/class/iommu") ||
+            !tree_mkdir_p(t, "/class/drm") ||
+            !tree_mkdir_p(t, "/class/net") ||
+            !tree_mkdir_p(t, "/class/block") ||
             !tree_mkdir_p(t, "/kernel/iommu_groups") ||
             !tree_mkdir_p(t, "/firmware") ||
             !tree_mkdir_p(t, "/fs") ||
@@ -1807,6 +2110,7 @@ static int build_static_tree(Machine *m) {
         add_file(m, sim, "seqnum", 0444, ATTR_SIM_SEQNUM, NULL);
         add_file(m, sim, "load_module", 0200, ATTR_SIM_LOAD_MODULE, NULL);
         add_file(m, sim, "unload_module", 0200, ATTR_SIM_UNLOAD_MODULE, NULL);
+        add_file(m, sim, "state", 0444, ATTR_SIM_STATE, NULL);
 
         /* IOMMU */
         if (m->listing->iommu == LISTING_IOMMU_AMD) {
@@ -1945,6 +2249,7 @@ int machine_new(Machine **ret, Listing *listing) {
         pthread_mutex_init(&m->lock, NULL);
         pthread_cond_init(&m->cond, NULL);
         m->listing = listing;
+        m->vfio_fd = m->dri_fd = -1;
         m->autoprobe = true;
         m->seqnum = 999;
         ncpus = sysconf(_SC_NPROCESSORS_CONF);
@@ -2034,6 +2339,27 @@ int machine_new(Machine **ret, Listing *listing) {
                 }
         }
 
+        /* Class devices: drm minors are known now, block devices once machine_resolve_block() ran */
+        if (listing->n_nodes > 0) {
+                m->nodes = calloc(listing->n_nodes, sizeof(SimNode));
+                if (!m->nodes) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                m->n_nodes = listing->n_nodes;
+                for (size_t i = 0; i < m->n_nodes; i++) {
+                        const ListingNode *ln = listing->nodes + i;
+
+                        m->nodes[i] = (SimNode) {
+                                .ln = ln,
+                                .device = m->devices + ln->device,
+                                .major = ln->kind == LISTING_NODE_DRM ? 226 : 0,
+                                .minor = ln->minor,
+                                .resolved = ln->kind != LISTING_NODE_BLOCK,
+                        };
+                }
+        }
+
         r = build_static_tree(m);
         if (r < 0)
                 goto fail;
@@ -2049,10 +2375,13 @@ int machine_new(Machine **ret, Listing *listing) {
                 if (d->ld->driver) {
                         d->driver = find_driver(m, d->ld->driver);
                         d->enabled = !streq(d->ld->driver, "vfio-pci");
+                        if (is_vfio_pci(d->driver))
+                                vfio_group_get(m, d->group); /* the file comes with machine_set_devfs() */
                 }
                 r = device_add_nodes(m, d);
                 if (r < 0)
                         goto fail;
+                device_sync_nodes(m, d, false);
         }
 
         *ret = m;
@@ -2092,6 +2421,9 @@ Machine *machine_free(Machine *m) {
         for (size_t i = 0; i < m->n_groups; i++)
                 free(m->groups[i]);
         free(m->groups);
+        free(m->nodes);
+        closep(&m->vfio_fd);
+        closep(&m->dri_fd);
         free(m->fake_modules);
         tree_free(m->tree);
         uevent_free(m->uevent);
@@ -2131,6 +2463,80 @@ int machine_fake_modules(Machine *m, FakeModule **ret, size_t *ret_n) {
         *ret = m->fake_modules;
         *ret_n = n;
         return 0;
+}
+
+void machine_set_devfs(Machine *m, int vfio_fd, int dri_fd) {
+        char name[16];
+
+        pthread_mutex_lock(&m->lock);
+        closep(&m->vfio_fd);
+        closep(&m->dri_fd);
+        m->vfio_fd = vfio_fd;
+        m->dri_fd = dri_fd;
+
+        devfs_create(m->vfio_fd, "vfio", 0666);
+        for (size_t i = 0; i < m->n_groups; i++)
+                if (m->groups[i] && m->groups[i]->n_vfio > 0) {
+                        snprintf(name, sizeof(name), "%d", m->groups[i]->number);
+                        devfs_create(m->vfio_fd, name, 0600);
+                }
+        for (size_t i = 0; i < m->n_nodes; i++)
+                if (m->nodes[i].present && m->nodes[i].ln->kind == LISTING_NODE_DRM)
+                        devfs_create(m->dri_fd, m->nodes[i].ln->name, 0666);
+        pthread_mutex_unlock(&m->lock);
+}
+
+static int resolve_block(Machine *m, char **ret_error) {
+        const char *file = m->listing->filename;
+
+        for (size_t i = 0; i < m->n_nodes; i++) {
+                SimNode *n = m->nodes + i;
+                struct stat st;
+
+                if (n->ln->kind != LISTING_NODE_BLOCK || n->resolved)
+                        continue;
+                if (stat(n->ln->path, &st) < 0) {
+                        int r = -errno;
+
+                        *ret_error = strdup_printf("%s:%u: Failed to stat %s in section 'block': %s", file, n->ln->line,
+                                                   n->ln->path, strerror(-r));
+                        return r;
+                }
+                if (major(st.st_dev) == 0) {
+                        *ret_error = strdup_printf("%s:%u: %s in section 'block' is not on a block device (its file system "
+                                                   "is on %u:%u, like tmpfs, overlay or btrfs)", file, n->ln->line,
+                                                   n->ln->path, major(st.st_dev), minor(st.st_dev));
+                        return -EINVAL;
+                }
+                for (size_t k = 0; k < i; k++) {
+                        const SimNode *o = m->nodes + k;
+
+                        if (o->ln->kind == LISTING_NODE_BLOCK && o->major == major(st.st_dev) &&
+                            o->minor == minor(st.st_dev)) {
+                                *ret_error = strdup_printf("%s:%u: %s in section 'block' is on %u:%u like %s (%s) on line %u",
+                                                           file, n->ln->line, n->ln->path, o->major, o->minor,
+                                                           o->ln->path, o->ln->name, o->ln->line);
+                                return -EINVAL;
+                        }
+                }
+                n->major = major(st.st_dev);
+                n->minor = minor(st.st_dev);
+                n->resolved = true;
+        }
+
+        for (size_t i = 0; i < m->n_nodes; i++)
+                if (m->nodes[i].ln->kind == LISTING_NODE_BLOCK)
+                        device_sync_nodes(m, m->nodes[i].device, false);
+        return 0;
+}
+
+int machine_resolve_block(Machine *m, char **ret_error) {
+        int r;
+
+        pthread_mutex_lock(&m->lock);
+        r = resolve_block(m, ret_error);
+        pthread_mutex_unlock(&m->lock);
+        return r;
 }
 
 char *machine_proc_cmdline(Machine *m) {

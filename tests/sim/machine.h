@@ -3,8 +3,10 @@
  * machine.h: the simulated machine: PCI devices, drivers, modules, IOMMU
  * groups, the /sys tree that shows them and the kernel semantics of writes
  * to it (bind, unbind, driver_override, drivers_probe, remove, rescan,
- * sriov_numvfs, new_id, module load/unload, faults). All entry points take the
- * machine lock; they are called from FUSE worker threads.
+ * sriov_numvfs, new_id, module load/unload, faults), the class devices bound
+ * drivers create (drm, net, block) and the files in /dev/vfio and /dev/dri.
+ * All entry points take the machine lock; they are called from FUSE worker
+ * threads.
  */
 #pragma once
 
@@ -28,6 +30,17 @@ void machine_set_uevent(Machine *m, Uevent *u);
 
 /* The modules the fake /lib/modules tree must contain. Valid while m lives. */
 int machine_fake_modules(Machine *m, FakeModule **ret, size_t *ret_n);
+
+/* Takes ownership of directory fds of the namespace's /dev/vfio and /dev/dri (either may be -1):
+ * creates /dev/vfio/vfio, /dev/vfio/N for each group with a function bound to vfio-pci and
+ * /dev/dri/NODE for each present drm node; from then on binds and unbinds keep them in step. */
+void machine_set_devfs(Machine *m, int vfio_fd, int dri_fd);
+
+/* stat()s each "# block" PATH (call it in the namespace, once the mounts COMMAND sees are in
+ * place): its file system's st_dev becomes the node's MAJ:MIN, and the nodes of bound functions
+ * appear. Major 0, a failing stat() or two nodes on one MAJ:MIN → negative errno and
+ * *ret_error = "FILE:LINE: …". */
+int machine_resolve_block(Machine *m, char **ret_error);
 
 char *machine_proc_cmdline(Machine *m);
 char *machine_proc_interrupts(Machine *m);

@@ -2,7 +2,8 @@
 /*
  * pcisim.c: the simulator's entry point. Owns the command line, the mount and
  * network namespace, the mounts (FUSE /sys, bind-mounted /proc/cmdline and
- * /proc/interrupts, tmpfs /usr/lib/modules), the FUSE glue that forwards to
+ * /proc/interrupts, tmpfs /usr/lib/modules, /dev/vfio and /dev/dri), the
+ * "# block" paths resolved in the namespace, the FUSE glue that forwards to
  * machine.c, the pidfile, running the command under the module syscall filter
  * (modsyscall.c), forwarding signals to it and the teardown.
  *
@@ -41,6 +42,8 @@
 #include "uevent.h"
 
 #define MODULES_DIR "/usr/lib/modules"
+#define VFIO_DIR "/dev/vfio"
+#define DRI_DIR "/dev/dri"
 
 static Machine *machine;
 
@@ -337,6 +340,36 @@ static int setup_modules(Machine *m) {
         return 0;
 }
 
+/* A tmpfs on DIR (the directory is created on the real /dev first if missing; a real one is
+ * mounted over), returned as an fd for the machine to create and remove files in. */
+static int mount_dev_dir(const char *dir) {
+        int fd;
+
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return log_error("Failed to create %s: %s", dir, strerror(errno));
+        if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
+                return log_error("Failed to mount tmpfs on %s: %s", dir, strerror(errno));
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error("Failed to open %s: %s", dir, strerror(errno));
+        return fd;
+}
+
+static int setup_dev(Machine *m) {
+        int vfio_fd, dri_fd;
+
+        vfio_fd = mount_dev_dir(VFIO_DIR);
+        if (vfio_fd < 0)
+                return -1;
+        dri_fd = mount_dev_dir(DRI_DIR);
+        if (dri_fd < 0) {
+                close(vfio_fd);
+                return -1;
+        }
+        machine_set_devfs(m, vfio_fd, dri_fd);
+        return 0;
+}
+
 static int setup_proc(Machine *m) {
         char staging[] = "/tmp/pcisim.XXXXXX";
         _cleanup_free_ char *cmdline = machine_proc_cmdline(m), *interrupts = machine_proc_interrupts(m);
@@ -531,6 +564,20 @@ int main(int argc, char *argv[]) {
 
         if (setup_modules(machine) < 0)
                 return 1;
+        if (setup_dev(machine) < 0)
+                return 1;
+
+        /* "# block" paths, as COMMAND will see them (before /sys is ours: nothing there is a block
+         * device either way, and a stat() of our own FUSE mount before its loop runs would hang) */
+        {
+                _cleanup_free_ char *block_error = NULL;
+
+                r = machine_resolve_block(machine, &block_error);
+                if (r < 0) {
+                        log_error("%s", block_error ?: strerror(-r));
+                        return 1;
+                }
+        }
 
         /* Signals are handled synchronously by the main thread; threads inherit the mask. */
         sigemptyset(&mask);
@@ -647,6 +694,8 @@ int main(int argc, char *argv[]) {
         (void) umount2("/proc/cmdline", MNT_DETACH);
         (void) umount2("/sys", MNT_DETACH);
         (void) umount2(MODULES_DIR, MNT_DETACH);
+        (void) umount2(DRI_DIR, MNT_DETACH);
+        (void) umount2(VFIO_DIR, MNT_DETACH);
         fuse_exit(f);
 
         {

@@ -64,11 +64,14 @@ if [ "$(cat "$tmp/out")" != "$expected" ]; then
         echo "FAIL: monitor output differs"; diff -u <(echo "$expected") "$tmp/out"; failed=1
 fi
 
+# r8169 takes enp34s0 (# net) with it and brings it back, before its unbind and bind events
 expected_log='1000 unbind /devices/pci0000:00/0000:26:00.1 snd_hda_intel
-1001 unbind /devices/pci0000:00/0000:22:00.0 r8169
-1002 remove /devices/pci0000:00/0000:22:00.0 -
-1003 add /devices/pci0000:00/0000:22:00.0 -
-1004 bind /devices/pci0000:00/0000:22:00.0 r8169'
+1001 remove /devices/pci0000:00/0000:22:00.0/net/enp34s0 -
+1002 unbind /devices/pci0000:00/0000:22:00.0 r8169
+1003 remove /devices/pci0000:00/0000:22:00.0 -
+1004 add /devices/pci0000:00/0000:22:00.0 -
+1005 add /devices/pci0000:00/0000:22:00.0/net/enp34s0 -
+1006 bind /devices/pci0000:00/0000:22:00.0 r8169'
 if [ "$(cat "$tmp/log")" != "$expected_log" ]; then
         echo "FAIL: uevent log differs"; diff -u <(echo "$expected_log") "$tmp/log"; failed=1
 fi

@@ -166,6 +166,12 @@ int uevent_send(Uevent *u, uint64_t seqnum, const char *action, const char *devp
 #undef ADD
 
         if (u->fd >= 0) {
+                const char *devtype = NULL;
+
+                /* a monitor filtering on subsystem and devtype compares both hashes */
+                for (char *const *p = props; p && *p && !devtype; p++)
+                        devtype = startswith(*p, "DEVTYPE=");
+
                 struct udev_header h = {
                         .prefix = "libudev",
                         .magic = htobe32(UDEV_MONITOR_MAGIC),
@@ -173,6 +179,7 @@ int uevent_send(Uevent *u, uint64_t seqnum, const char *action, const char *devp
                         .properties_off = sizeof(h),
                         .properties_len = (uint32_t) len,
                         .filter_subsystem_hash = htobe32(uevent_murmur2(subsystem, strlen(subsystem), 0)),
+                        .filter_devtype_hash = devtype ? htobe32(uevent_murmur2(devtype, strlen(devtype), 0)) : 0,
                 };
                 struct sockaddr_nl dest = {
                         .nl_family = AF_NETLINK,
