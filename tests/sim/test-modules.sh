@@ -3,7 +3,7 @@
 # Module syscalls under pcisim: the real modprobe/rmmod (libkmod, finit_module/init_module/
 # delete_module) run as pcisim's COMMAND, so the seccomp filter catches their calls and the
 # supervisor answers them from the simulated machine. Loads with dependencies, holders, autoprobe,
-# unload unbinding devices, the uevent log, load/unload faults (errno and hang), the control
+# unload unbinding devices, the uevent log, load/unload faults (errno, EAGAIN, hang), the control
 # files on the same code path, calls left pending at exit; then test-modules-kmod (the libkmod
 # calls the daemon makes, and raw syscalls).
 #   test-modules.sh PCISIM KMOD_TEST LISTING
@@ -152,6 +152,12 @@ echo 1 > /sys/kernel/pcisim/release
 check "released call of a gone caller did nothing" test ! -e /sys/module/vfio_pci
 check "modprobe after release" modprobe vfio-pci
 eq "loaded after release" live "$(cat /sys/module/vfio_pci/initstate)"
+
+# --- a removal refused with EAGAIN (delete_module's "try again") changes nothing
+echo "unload vfio_pci errno EAGAIN" > $F
+fails_with "rmmod vfio_pci EAGAIN" "Resource temporarily unavailable" rmmod vfio_pci
+eq "EAGAIN fault consumed" "" "$(cat $F)"
+check "still loaded after EAGAIN" test -e /sys/module/vfio_pci/initstate -a -d $S/drivers/vfio-pci
 
 # --- hang released while the caller still waits: proceeds normally
 echo "unload vfio_pci hang" > $F
