@@ -36,7 +36,9 @@ for tool in apt-get apt-cache dpkg-deb depmod modprobe xz cpio; do
 done
 BUSYBOX=/bin/busybox
 [ -x "$BUSYBOX" ] || die "$BUSYBOX not found (install busybox-static: tests/vm/setup-host.sh)"
-"$BUSYBOX" --list | grep -qx switch_root || die "$BUSYBOX has no switch_root applet"
+# (grep reads the whole list: with -q it may quit early, and the SIGPIPE of busybox
+# fails the pipeline under pipefail)
+"$BUSYBOX" --list | grep -x switch_root >/dev/null || die "$BUSYBOX has no switch_root applet"
 
 # --- resolve the kernel package ------------------------------------------
 resolve_pkg() {
