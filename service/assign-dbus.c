@@ -390,8 +390,8 @@ int bus_method_assign(sd_bus_message *message, Manager *m, Operation op, IommuGr
                                          "IOMMU group %u holds only bridges, which stay with the host.", g->number);
 
         /* 3. authorize: forcing an interlock is an action of its own */
-        if (o.override)
-                actions[1] = ACTION_OVERRIDE;
+        if (o.override && op == OPERATION_DETACH)
+                actions[1] = ACTION_OVERRIDE; /* Reattach has no interlock to force */
         if (asprintf(&group_text, "%u", g->number) < 0)
                 return -ENOMEM;
         const char *details[] = { "group", group_text, only ? "device" : NULL, only ? only->name : NULL, NULL };

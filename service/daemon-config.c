@@ -55,6 +55,8 @@ int daemon_config_load(DaemonConfig *c, const char *path) {
                         continue;
                 }
                 eq = strchr(line, '=');
+                if (!eq && !in_daemon)
+                        continue; /* whatever an unknown section holds is ignored */
                 if (!eq)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s:%u: expected KEY=VALUE.", path, n);
                 *eq = '\0';

@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "holders.h"
 #include "sysfs.h"
@@ -21,14 +23,28 @@ void holders_free(Holder *h, size_t n) {
         free(h);
 }
 
-static bool path_in(char *const *paths, const char *p) {
-        for (char *const *i = paths; i && *i; i++)
-                if (streq(*i, p))
-                        return true;
-        return false;
+/* A node we look for, by identity: a process in another mount namespace may hold a file of
+ * the same name that is another file (or the same device under another name). */
+typedef struct Node {
+        const char *path;
+        struct stat st;
+} Node;
+
+static bool same_file(const struct stat *a, const struct stat *b) {
+        if (S_ISCHR(a->st_mode) || S_ISBLK(a->st_mode))
+                return (a->st_mode & S_IFMT) == (b->st_mode & S_IFMT) && a->st_rdev == b->st_rdev;
+        return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-static int scan_process(int proc_fd, const char *pid_name, char *const *paths, Holder **l, size_t *n) {
+static const Node *node_match(const Node *nodes, size_t n, const struct stat *st) {
+        for (size_t i = 0; i < n; i++)
+                if (same_file(&nodes[i].st, st))
+                        return &nodes[i];
+        return NULL;
+}
+
+static int scan_process(int proc_fd, const char *pid_name, const Node *nodes, size_t n_nodes, Holder **l,
+                        size_t *n) {
         _cleanup_close_ int fd_dir = -EBADF, pid_fd = -EBADF;
         _cleanup_free_ char *comm = NULL;
         struct dirent *de;
@@ -45,25 +61,25 @@ static int scan_process(int proc_fd, const char *pid_name, char *const *paths, H
                 return 0; /* gone, or a kernel thread */
         d = fdopendir(fd_dir);
         if (!d)
-                return -errno;
+                return 0; /* gone meanwhile: processes come and go while we look */
         TAKE_FD(fd_dir);
         while ((de = readdir(d))) {
-                char target[4096];
-                ssize_t k;
+                const Node *node;
+                struct stat st;
                 Holder *nl;
+                bool seen = false;
 
                 if (de->d_name[0] == '.')
                         continue;
-                k = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
-                if (k < 0)
+                /* stat() follows the magic link to the open file itself. */
+                if (fstatat(dirfd(d), de->d_name, &st, 0) < 0)
                         continue;
-                target[k] = '\0';
-                if (!path_in(paths, target))
+                node = node_match(nodes, n_nodes, &st);
+                if (!node)
                         continue;
                 /* One entry per process and node, however many descriptors. */
-                bool seen = false;
                 for (size_t i = 0; i < *n; i++)
-                        if ((*l)[i].pid == (pid_t) pid && streq((*l)[i].path, target))
+                        if ((*l)[i].pid == (pid_t) pid && streq((*l)[i].path, node->path))
                                 seen = true;
                 if (seen)
                         continue;
@@ -75,20 +91,21 @@ static int scan_process(int proc_fd, const char *pid_name, char *const *paths, H
                         return -ENOMEM;
                 }
                 *l = nl;
-                (*l)[*n] = (Holder) { .pid = pid, .command = strdup(comm ?: "?"), .path = strdup(target) };
-                if (!(*l)[*n].command || !(*l)[*n].path) {
+                (*l)[*n] = (Holder) { .pid = pid, .command = strdup(comm ?: "?"), .path = strdup(node->path) };
+                (*n)++;
+                if (!(*l)[*n - 1].command || !(*l)[*n - 1].path) {
                         closedir(d);
-                        (*n)++;
                         return -ENOMEM;
                 }
-                (*n)++;
         }
         closedir(d);
         return 0;
 }
 
 int holders_find(char *const *paths, Holder **ret, size_t *ret_n) {
-        _cleanup_close_ int proc_fd = -EBADF;
+        _cleanup_close_ int proc_fd = -EBADF, root = -EBADF;
+        _cleanup_free_ Node *nodes = NULL;
+        size_t n_nodes = 0;
         Holder *l = NULL;
         size_t n = 0;
         struct dirent *de;
@@ -99,6 +116,18 @@ int holders_find(char *const *paths, Holder **ret, size_t *ret_n) {
         *ret_n = 0;
         if (!paths || !paths[0])
                 return 0;
+        nodes = calloc(strv_length((char **) paths), sizeof(Node));
+        if (!nodes)
+                return -ENOMEM;
+        for (char *const *p = paths; *p; p++) {
+                int rfd = sysfs_root_fd();
+                /* Paths are absolute; resolved against the same root as everything else. */
+                if (fstatat(rfd >= 0 ? rfd : AT_FDCWD, rfd >= 0 ? *p + 1 : *p, &nodes[n_nodes].st, 0) < 0)
+                        continue; /* no such node: nobody holds it */
+                nodes[n_nodes++].path = *p;
+        }
+        if (n_nodes == 0)
+                return 0;
         proc_fd = sysfs_open_dir(PROC);
         if (proc_fd < 0)
                 return proc_fd;
@@ -106,7 +135,7 @@ int holders_find(char *const *paths, Holder **ret, size_t *ret_n) {
         if (!d)
                 return -errno;
         while ((de = readdir(d))) {
-                r = scan_process(dirfd(d), de->d_name, paths, &l, &n);
+                r = scan_process(dirfd(d), de->d_name, nodes, n_nodes, &l, &n);
                 if (r < 0)
                         break;
         }
@@ -236,9 +265,8 @@ static const PciDevice *device_in_path(PciDevice *const *devices, size_t n, cons
         return NULL;
 }
 
-/* The function behind block device MAJ:MIN, following device-mapper/md slaves one level. */
-static const PciDevice *block_device_controller(int dev_block_fd, PciDevice *const *devices, size_t n,
-                                                const char *majmin, char **ret_name) {
+static const PciDevice *block_controller_at(int parent_fd, const char *name, PciDevice *const *devices, size_t n,
+                                            char **ret_name, unsigned depth) {
         _cleanup_close_ int bfd = -EBADF, slaves = -EBADF;
         char target[4096];
         const PciDevice *d;
@@ -246,7 +274,9 @@ static const PciDevice *block_device_controller(int dev_block_fd, PciDevice *con
         ssize_t k;
         DIR *dir;
 
-        k = readlinkat(dev_block_fd, majmin, target, sizeof(target) - 1);
+        if (depth > 8)
+                return NULL;
+        k = readlinkat(parent_fd, name, target, sizeof(target) - 1);
         if (k < 0)
                 return NULL;
         target[k] = '\0';
@@ -256,7 +286,7 @@ static const PciDevice *block_device_controller(int dev_block_fd, PciDevice *con
                 *ret_name = strdup(slash ? slash + 1 : target);
                 return d;
         }
-        bfd = openat(dev_block_fd, majmin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        bfd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (bfd < 0)
                 return NULL;
         slaves = openat(bfd, "slaves", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -265,22 +295,23 @@ static const PciDevice *block_device_controller(int dev_block_fd, PciDevice *con
         dir = fdopendir(TAKE_FD(slaves));
         if (!dir)
                 return NULL;
+        d = NULL;
         while ((de = readdir(dir))) {
                 if (de->d_name[0] == '.')
                         continue;
-                k = readlinkat(dirfd(dir), de->d_name, target, sizeof(target) - 1);
-                if (k < 0)
-                        continue;
-                target[k] = '\0';
-                d = device_in_path(devices, n, target);
-                if (d) {
-                        *ret_name = strdup(de->d_name);
-                        closedir(dir);
-                        return d;
-                }
+                d = block_controller_at(dirfd(dir), de->d_name, devices, n, ret_name, depth + 1);
+                if (d)
+                        break;
         }
         closedir(dir);
-        return NULL;
+        return d;
+}
+
+/* The function behind block device MAJ:MIN (a name under /sys/dev/block), following the
+ * slaves of device-mapper and md devices down to the disks (LVM on LUKS on a partition). */
+static const PciDevice *block_device_controller(int dev_block_fd, PciDevice *const *devices, size_t n,
+                                                const char *majmin, char **ret_name) {
+        return block_controller_at(dev_block_fd, majmin, devices, n, ret_name, 0);
 }
 
 static int check_mounted_file_systems(PciDevice *const *devices, size_t n, char **ret) {
@@ -306,9 +337,32 @@ static int check_mounted_file_systems(PciDevice *const *devices, size_t n, char 
                 _cleanup_free_ char *name = NULL;
                 const PciDevice *d;
 
-                if (!w || strv_length(w) < 5 || startswith(w[2], "0:"))
+                const char *majmin;
+                char buf[32];
+
+                if (!w || strv_length(w) < 5)
                         continue;
-                d = block_device_controller(dev_block, devices, n, w[2], &name);
+                majmin = w[2];
+                if (startswith(majmin, "0:")) {
+                        /* No block device of its own (btrfs subvolumes have anonymous numbers):
+                         * the mount's source, when it is a device node, says which disk. */
+                        const char *source = NULL;
+                        struct stat st;
+                        int rfd = sysfs_root_fd();
+
+                        for (char **i = w + 5; *i; i++)
+                                if (streq(*i, "-") && i[1] && i[2]) {
+                                        source = i[2];
+                                        break;
+                                }
+                        if (!source || !startswith(source, "/dev/") ||
+                            fstatat(rfd >= 0 ? rfd : AT_FDCWD, rfd >= 0 ? source + 1 : source, &st, 0) < 0 ||
+                            !S_ISBLK(st.st_mode))
+                                continue;
+                        snprintf(buf, sizeof(buf), "%u:%u", major(st.st_rdev), minor(st.st_rdev));
+                        majmin = buf;
+                }
+                d = block_device_controller(dev_block, devices, n, majmin, &name);
                 if (!d)
                         continue;
                 if (asprintf(ret,

@@ -3,8 +3,9 @@
  * The transaction journals and the host-driver record in the runtime directory (see
  * journal.h). Line formats, one item per line, "-" for none:
  *   group-N.journal:  "passthru1-journal 1", "operation detach|reattach", "group N",
- *                     "origin ADDRESS GROUP DRIVER MODULE OVERRIDE…" (the override is the rest
- *                     of the line), "loaded MODULE", "step INDEX TEXT"
+ *                     "origin ADDRESS GROUP DRIVER MODULE OVERRIDE" (OVERRIDE is "-" for none, else
+ *                     "=" and the value up to the end of the line, spaces included),
+ *                     "loaded MODULE", "step INDEX TEXT"
  *   host-drivers:     "ADDRESS DRIVER MODULE"
  * Touches only the runtime directory.
  */
@@ -83,8 +84,8 @@ int journal_write(int dirfd, const Journal *j) {
         for (size_t i = 0; i < j->n_origins; i++) {
                 char a[PCI_ADDRESS_STRING_MAX];
                 const FunctionState *o = &j->origins[i];
-                fprintf(f, "origin %s %" PRIi64 " %s %s %s\n", pci_address_format(&o->address, a), o->group,
-                        dash(o->driver), dash(o->module), dash(o->override));
+                fprintf(f, "origin %s %" PRIi64 " %s %s %s%s\n", pci_address_format(&o->address, a), o->group,
+                        dash(o->driver), dash(o->module), o->override ? "=" : "-", strempty(o->override));
         }
         for (char **m = j->loaded_modules; m && *m; m++)
                 fprintf(f, "loaded %s\n", *m);
@@ -96,35 +97,48 @@ int journal_write(int dirfd, const Journal *j) {
         return write_file_atomic_at(dirfd, name, text);
 }
 
+static int parse_number(const char *s, int64_t min, int64_t max, int64_t *ret) {
+        char *end;
+        long long v;
+
+        if (isempty(s))
+                return -EBADMSG;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno != 0 || *end != '\0' || v < min || v > max)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
 static int parse_origin(char *rest, FunctionState *ret) {
-        _cleanup_strv_free_ char **w = strv_split(rest, " ");
         FunctionState s = {};
         const char *reason;
-        char *override;
-        long long g;
+        char *w[4], *p = rest;
+        int64_t g;
 
-        if (!w || strv_length(w) < 5)
-                return -EBADMSG;
-        if (pci_address_parse(w[0], &s.address, &reason) < 0)
-                return -EBADMSG;
-        g = strtoll(w[1], NULL, 10);
-        s.group = g;
-        /* the override: everything after the fourth space */
-        override = rest;
-        for (int i = 0; i < 4; i++) {
-                override = strchr(override, ' ');
-                if (!override)
+        /* four space-separated words, then the override (which may contain spaces) */
+        for (size_t i = 0; i < 4; i++) {
+                char *sp = strchr(p, ' ');
+                if (!sp)
                         return -EBADMSG;
-                override++;
+                *sp = '\0';
+                w[i] = p;
+                p = sp + 1;
         }
+        if (pci_address_parse(w[0], &s.address, &reason) < 0 || parse_number(w[1], -1, UINT32_MAX, &g) < 0)
+                return -EBADMSG;
+        if ((!streq(w[2], "-") && !driver_name_is_valid(w[2])) || (!streq(w[3], "-") && !driver_name_is_valid(w[3])))
+                return -EBADMSG;
+        if (!streq(p, "-") && p[0] != '=')
+                return -EBADMSG;
+        s.group = g;
         s.driver = undash(w[2]);
         s.module = undash(w[3]);
-        s.override = undash(override);
-        if ((!s.driver && !streq(w[2], "-")) || (!s.module && !streq(w[3], "-")) ||
-            (!s.override && !streq(override, "-")) || (s.driver && !driver_name_is_valid(s.driver)) ||
-            (s.module && !driver_name_is_valid(s.module))) {
+        s.override = p[0] == '=' ? strdup(p + 1) : NULL;
+        if ((!s.driver && !streq(w[2], "-")) || (!s.module && !streq(w[3], "-")) || (!s.override && p[0] == '=')) {
                 function_state_done(&s);
-                return -EBADMSG;
+                return -ENOMEM;
         }
         *ret = s;
         return 0;
@@ -174,7 +188,12 @@ int journal_read(int dirfd, const char *name, Journal *ret) {
                                 return -ENOMEM;
                 } else if ((v = startswith(*l, "step "))) {
                         char *sp = strchr(v, ' ');
-                        j.step = strtoul(v, NULL, 10);
+                        int64_t step;
+                        if (sp)
+                                *sp = '\0';
+                        if (parse_number(v, 0, INT32_MAX, &step) < 0)
+                                return -EBADMSG;
+                        j.step = (size_t) step;
                         free(j.step_text);
                         j.step_text = strdup(sp ? sp + 1 : "");
                         if (!j.step_text)

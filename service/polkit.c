@@ -17,6 +17,7 @@ struct PolkitQuery {
         char *action;
         bool answered;
         bool allowed;
+        bool interactive; /* the caller allowed interactive authorization */
         sd_bus_error error; /* why not, when answered and not allowed */
 };
 
@@ -66,10 +67,14 @@ static int on_check_authorization(sd_bus_message *reply, void *userdata, sd_bus_
                         (void) deny(q, SD_BUS_ERROR_ACCESS_DENIED, "the authorization service answered nonsense");
                 } else if (authorized) {
                         q->answered = q->allowed = true;
-                } else if (challenge)
+                } else if (challenge && !q->interactive)
                         (void) deny(q, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
                                     "authentication is required; call again allowing interactive authorization "
                                     "(e.g. from a session with a polkit agent)");
+                else if (challenge)
+                        (void) deny(q, SD_BUS_ERROR_ACCESS_DENIED,
+                                    "authentication is required but no polkit agent answered; run the call from "
+                                    "a session with one (passthructl starts pkttyagent on a terminal)");
                 else
                         (void) deny(q, SD_BUS_ERROR_ACCESS_DENIED,
                                     "an administrator has to grant it (a polkit rule, or run it as root)");
@@ -219,6 +224,7 @@ static int ask(sd_bus_message *message, const char *action, const char *const *d
         }
 
         q->request = sd_bus_message_ref(message);
+        q->interactive = sd_bus_message_get_allow_interactive_authorization(message);
         q->next = registry->queries;
         registry->queries = q;
         return 0;

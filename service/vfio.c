@@ -458,6 +458,23 @@ static int collect_unloaded(struct kmod_module *mod, char ***visited, char ***l,
         kmod_module_unref_list(deps);
         if (r < 0)
                 return r;
+        /* Soft dependencies are loaded along (vfio pulls in vfio_iommu_type1 that way). */
+        struct kmod_list *pre = NULL, *post = NULL;
+        if (kmod_module_get_softdeps(mod, &pre, &post) >= 0) {
+                struct kmod_list *lists[2] = { pre, post };
+                for (size_t k = 0; k < 2 && r >= 0; k++)
+                        kmod_list_foreach(i, lists[k]) {
+                                struct kmod_module *d = kmod_module_get_module(i);
+                                r = collect_unloaded(d, visited, l, depth + 1);
+                                kmod_module_unref(d);
+                                if (r < 0)
+                                        break;
+                        }
+                kmod_module_unref_list(pre);
+                kmod_module_unref_list(post);
+                if (r < 0)
+                        return r;
+        }
         /* -ENOENT: not loaded (a built-in module reports KMOD_MODULE_BUILTIN). */
         if (kmod_module_get_initstate(mod) == -ENOENT)
                 r = module_list_add(l, name);

@@ -7,7 +7,9 @@ set -euo pipefail
 want=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libkmod-dev libvirt-dev
       libfuse3-dev fuse3 udev kmod dbus-daemon systemd util-linux)
 if [ "${1:-}" = "--tests" ]; then
-        want+=(python3 python3-dbus pciutils)
+        # dbusmock: the polkitd mock; gdbus (libglib2.0-bin): error names and signal watching;
+        # iproute2: a default route inside the simulated machine.
+        want+=(python3 python3-dbus python3-dbusmock libglib2.0-bin iproute2 pciutils)
 fi
 
 missing=()

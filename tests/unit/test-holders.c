@@ -183,8 +183,16 @@ static void build_tree(void) {
          * 0000:02:00.0; /run on tmpfs (no block device). */
         put("22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1 rw\n"
             "25 22 0:25 / /run rw,nosuid,nodev shared:5 - tmpfs tmpfs rw,mode=755\n"
-            "40 22 253:0 / /srv rw,relatime shared:30 - xfs /dev/mapper/vg-srv rw\n",
+            "40 22 253:0 / /srv rw,relatime shared:30 - xfs /dev/mapper/vg-srv rw\n"
+            "41 22 253:2 / /home rw,relatime shared:31 - ext4 /dev/mapper/vg-home rw\n",
             "proc/self/mountinfo");
+        /* /home: LVM (dm-2) on LUKS (dm-1) on a partition behind 0000:03:00.0: slaves of slaves. */
+        put(NULL, "sys/devices/virtual/block/dm-2/slaves");
+        put(NULL, "sys/devices/virtual/block/dm-1/slaves");
+        link_to("../../devices/virtual/block/dm-2", "sys/dev/block/253:2");
+        link_to("../../dm-1", "sys/devices/virtual/block/dm-2/slaves/dm-1");
+        link_to("../../../../pci0000:00/0000:00:01.3/0000:03:00.0/nvme/nvme2/nvme2n1/nvme2n1p3",
+                "sys/devices/virtual/block/dm-1/slaves/nvme2n1p3");
         link_to("../../devices/pci0000:00/0000:00:01.1/0000:01:00.0/nvme/nvme0/nvme0n1", "sys/dev/block/259:2");
         put(NULL, "sys/devices/virtual/block/dm-0/slaves");
         link_to("../../devices/virtual/block/dm-0", "sys/dev/block/253:0");
@@ -204,7 +212,12 @@ static void build_tree(void) {
         put(NULL, "sys/bus/pci/devices/0000:26:00.0/drm/card0");
         put(NULL, "sys/bus/pci/devices/0000:26:00.0/drm/renderD128");
         put("Xorg\n", "proc/4242/comm");
-        link_to("/dev/dri/card0", "proc/4242/fd/7");
+        /* Holders are found by the identity of the open file, not the link's text: the fake
+         * node exists in the fake root, and the fake fd links to it. */
+        put("", "dev/dri/card0");
+        char node[sizeof(root) + 32];
+        snprintf(node, sizeof(node), "%s/dev/dri/card0", root);
+        link_to(node, "proc/4242/fd/7");
         link_to("/dev/null", "proc/4242/fd/0");
 }
 
@@ -241,6 +254,13 @@ static void test_controller_under_device_mapper_is_needed(void) {
 
         CHECK(reason != NULL);
         CHECK(reason && strstr(reason, "0000:02:00.0 controls nvme1n1, which holds the mounted file system /srv."));
+}
+
+static void test_controller_under_stacked_device_mapper_is_needed(void) {
+        PciDevice nvme = device(0x03, 0, 0, "nvme", false);
+        _cleanup_free_ char *reason = reason_for(&nvme, 1);
+
+        CHECK(reason && strstr(reason, "0000:03:00.0 controls nvme2n1p3, which holds the mounted file system /home."));
 }
 
 static void test_nic_of_the_default_route_is_needed(void) {
@@ -321,6 +341,7 @@ int main(void) {
                 return EXIT_FAILURE;
         RUN(test_controller_of_a_mounted_file_system_is_needed);
         RUN(test_controller_under_device_mapper_is_needed);
+        RUN(test_controller_under_stacked_device_mapper_is_needed);
         RUN(test_nic_of_the_default_route_is_needed);
         RUN(test_nic_without_the_default_route_is_not_needed);
         RUN(test_device_in_neither_is_not_needed);

@@ -217,6 +217,22 @@ static void test_journal_read_refuses_a_driver_with_a_slash(void) {
         CHECK_INTEQ(read_text(GOOD_HEAD "loaded ../vfio_pci\n"), -EBADMSG);
 }
 
+static void test_journal_read_refuses_a_group_or_step_that_is_not_a_number(void) {
+        CHECK_INTEQ(read_text(GOOD_HEAD "origin 0000:26:00.0 abc nvidia nvidia -\n"), -EBADMSG);
+        CHECK_INTEQ(read_text(GOOD_HEAD "step abc foo\n"), -EBADMSG);
+}
+
+static void test_journal_round_trips_a_whitespace_only_override(void) {
+        _cleanup_close_ int dir = new_dir("whitespace-override");
+        _cleanup_(journal_done) Journal back = {};
+        FunctionState o = { .address = gpu, .group = 16, .override = (char *) " " };
+        Journal j = { .operation = OPERATION_DETACH, .group = 16, .origins = &o, .n_origins = 1 };
+
+        CHECK_INTEQ(journal_write(dir, &j), 0);
+        CHECK_INTEQ(journal_read(dir, "group-16.journal", &back), 0);
+        CHECK(back.n_origins == 1 && streq_ptr(back.origins[0].override, " "));
+}
+
 static void test_journal_read_refuses_a_short_origin(void) {
         CHECK_INTEQ(read_text(GOOD_HEAD "origin 0000:26:00.0 16 nvidia nvidia\n"), -EBADMSG);
 }
@@ -352,6 +368,8 @@ int main(void) {
         RUN(test_journal_read_refuses_bad_magic);
         RUN(test_journal_read_refuses_an_unknown_line);
         RUN(test_journal_read_refuses_a_bad_address);
+        RUN(test_journal_read_refuses_a_group_or_step_that_is_not_a_number);
+        RUN(test_journal_round_trips_a_whitespace_only_override);
         RUN(test_journal_read_refuses_a_driver_with_a_slash);
         RUN(test_journal_read_refuses_a_short_origin);
         RUN(test_journal_read_refuses_missing_or_unknown_operation_and_group);
