@@ -88,7 +88,7 @@ int assign_plan(Manager *m, Operation op, unsigned group, PciDevice *const *devi
         if (n > 0 && !j.origins)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                r = function_state_read(&devices[i]->address, (int64_t) group, &j.origins[i]);
+                r = function_state_read(&devices[i]->address, (int64_t) group, true, &j.origins[i]);
                 if (r < 0)
                         return r;
                 j.n_origins++;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Reads PCI functions from /sys/bus/pci/devices/DDDD:BB:SS.F: ids, class, revision,
- * the driver / iommu_group / physfn links, driver_override, boot_vga,
+ * the driver / iommu_group / physfn links, boot_vga,
  * reset_method, power_state. Writes nothing.
  */
 #include <dirent.h>
@@ -17,7 +17,6 @@ PciDevice *pci_device_free(PciDevice *d) {
         if (!d)
                 return NULL;
         free(d->driver);
-        free(d->driver_override);
         free(d->power_state);
         strv_free(d->reset_methods);
         free(d->vendor_name);
@@ -71,7 +70,7 @@ static int read_group(int dfd, int64_t *ret) {
 }
 
 static int read_state(PciDevice *d, int dfd, unsigned *ret_changed) {
-        _cleanup_free_ char *driver = NULL, *override = NULL, *power = NULL, *reset = NULL;
+        _cleanup_free_ char *driver = NULL, *power = NULL, *reset = NULL;
         _cleanup_strv_free_ char **methods = NULL;
         unsigned changed = 0;
         bool boot_vga = false;
@@ -82,12 +81,9 @@ static int read_state(PciDevice *d, int dfd, unsigned *ret_changed) {
         if (r < 0 && r != -ENOENT)
                 return r;
 
-        r = read_optional_line_at(dfd, "driver_override", &override);
-        if (r < 0)
-                return r;
-        if (override && (streq(override, "(null)") || isempty(override)))
-                override = mfree(override);
-
+        /* Not driver_override: reading it takes the device lock, which an unbind stuck in a
+         * driver holds forever; the model must never wait for that. vfio.c reads it in the
+         * one place that needs it. */
         r = read_optional_line_at(dfd, "power_state", &power);
         if (r < 0)
                 return r;
@@ -114,11 +110,6 @@ static int read_state(PciDevice *d, int dfd, unsigned *ret_changed) {
                 free(d->driver);
                 d->driver = TAKE_PTR(driver);
                 changed |= PCI_FIELD_DRIVER;
-        }
-        if (!streq_ptr(d->driver_override, override)) {
-                free(d->driver_override);
-                d->driver_override = TAKE_PTR(override);
-                changed |= PCI_FIELD_DRIVER_OVERRIDE;
         }
         if (!streq_ptr(d->power_state, power)) {
                 free(d->power_state);

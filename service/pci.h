@@ -10,7 +10,6 @@
 
 typedef enum PciField {
         PCI_FIELD_DRIVER = 1u << 0,
-        PCI_FIELD_DRIVER_OVERRIDE = 1u << 1,
         PCI_FIELD_POWER_STATE = 1u << 2,
         PCI_FIELD_RESET_METHODS = 1u << 3,
         PCI_FIELD_GROUP = 1u << 4,
@@ -32,7 +31,6 @@ typedef struct PciDevice {
 
         /* Follow the kernel; refreshed on uevents. */
         char *driver;          /* NULL: no driver */
-        char *driver_override; /* NULL: none */
         char *power_state;     /* NULL: unknown */
         char **reset_methods;  /* never NULL */
         int64_t group;         /* -1: not in an IOMMU group */

@@ -107,14 +107,17 @@ static void begin_undo(Transaction *t) {
         plan_done(&t->undo);
 
         /* Per function, in reverse: its override back first (so the right driver can take
-         * it), then off its current driver, its module if gone, and drivers_probe. */
+         * it), then off its current driver, its module if gone, and drivers_probe. The
+         * override is written without being read: reading it would wait for the kernel's
+         * device lock in this process (a daemon restarted while an unbind is still stuck),
+         * a write waits in a helper, with a deadline. */
         for (size_t i = t->journal.n_origins; i > 0; i--) {
                 FunctionState *origin = &t->journal.origins[i - 1];
                 FunctionState now = {}, target = {};
                 char a[PCI_ADDRESS_STRING_MAX];
                 int r;
 
-                r = function_state_read(&origin->address, origin->group, &now);
+                r = function_state_read(&origin->address, origin->group, false, &now);
                 if (r < 0) {
                         char *n = NULL;
                         log_error_errno(r, "Cannot read %s to undo: %m", pci_address_format(&origin->address, a));
@@ -129,7 +132,13 @@ static void begin_undo(Transaction *t) {
                 if (r >= 0) {
                         if (target.driver && sysfs_pci_driver_registered(target.driver))
                                 target.module = mfree(target.module);
-                        r = plan_move(&t->undo, &now, &target, false);
+                        r = target.override
+                                    ? plan_add(&t->undo, STEP_SET_OVERRIDE, &origin->address, target.override, -1)
+                                    : plan_add(&t->undo, STEP_CLEAR_OVERRIDE, &origin->address, NULL, -1);
+                        if (r >= 0 && free_and_strdup(&now.override, target.override) < 0)
+                                r = -ENOMEM;
+                        if (r >= 0)
+                                r = plan_move(&t->undo, &now, &target, false);
                 }
                 function_state_done(&now);
                 function_state_done(&target);

@@ -146,7 +146,7 @@ static int read_driver(int dfd, char **ret) {
         return r;
 }
 
-int function_state_read(const PciAddress *a, int64_t group, FunctionState *ret) {
+int function_state_read(const PciAddress *a, int64_t group, bool with_override, FunctionState *ret) {
         _cleanup_close_ int dfd = -EBADF;
         FunctionState s = { .address = *a, .group = group };
         int r;
@@ -155,7 +155,7 @@ int function_state_read(const PciAddress *a, int64_t group, FunctionState *ret) 
         if (dfd < 0)
                 return dfd;
         r = read_driver(dfd, &s.driver);
-        if (r >= 0)
+        if (r >= 0 && with_override)
                 r = read_override(dfd, &s.override);
         if (r >= 0 && s.driver)
                 r = read_driver_module(s.driver, &s.module);

@@ -56,8 +56,10 @@ typedef struct FunctionState {
 void function_state_done(FunctionState *s);
 int function_state_copy(FunctionState *dst, const FunctionState *src);
 
-/* Reads the function's driver, its module and driver_override from sysfs. */
-int function_state_read(const PciAddress *a, int64_t group, FunctionState *ret);
+/* Reads the function's driver, its module and (with_override) driver_override from sysfs.
+ * Reading driver_override takes the kernel's device lock, which an unbind stuck in a driver
+ * holds: only with_override = false never blocks. */
+int function_state_read(const PciAddress *a, int64_t group, bool with_override, FunctionState *ret);
 
 /* Appends the steps that move a function from `from` to `to` (driver and override):
  * override first (so that nothing else can grab the function once it is unbound), unbind,

@@ -110,7 +110,6 @@ static void test_load_reads_functions_and_groups(void) {
         CHECK_INTEQ(gpu->revision, 0xa1);
         CHECK_STREQ(gpu->driver, "nvidia");
         CHECK(gpu->boot_vga);
-        CHECK(gpu->driver_override == NULL);
         CHECK_STREQ(gpu->power_state, "D0");
         CHECK_INTEQ(strv_length(gpu->reset_methods), 2);
         CHECK_INTEQ(gpu->group, 16);

@@ -310,7 +310,7 @@ static Step step(StepKind kind, const char *argument, int64_t group) {
 static void test_function_state_reads_driver_module_and_null_override_as_none(void) {
         FunctionState s = {};
 
-        CHECK_INTEQ(function_state_read(&gpu, 16, &s), 0);
+        CHECK_INTEQ(function_state_read(&gpu, 16, true, &s), 0);
         CHECK_STREQ(s.driver, "nvidia");
         CHECK_STREQ(s.module, "nvidia");
         CHECK(s.override == NULL);
@@ -324,7 +324,7 @@ static void test_function_state_reads_override_and_no_driver(void) {
 
         put("vfio-pci\n", "sys/bus/pci/devices/" GPU "/driver_override");
         bind_gpu_to(NULL);
-        CHECK_INTEQ(function_state_read(&gpu, 16, &s), 0);
+        CHECK_INTEQ(function_state_read(&gpu, 16, true, &s), 0);
         CHECK(s.driver == NULL);
         CHECK(s.module == NULL);
         CHECK_STREQ(s.override, "vfio-pci");
@@ -338,7 +338,7 @@ static void test_function_state_of_missing_function_is_enoent(void) {
         FunctionState s = {};
         PciAddress a = { 0, 0x27, 0, 0 };
 
-        CHECK_INTEQ(function_state_read(&a, -1, &s), -ENOENT);
+        CHECK_INTEQ(function_state_read(&a, -1, true, &s), -ENOENT);
 }
 
 static void test_set_override_writes_the_driver_into_driver_override(void) {
