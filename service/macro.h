@@ -118,3 +118,12 @@ static inline int free_and_strdup(char **p, const char *s) {
 #define SYNTHETIC_ERRNO(e) (-(e))
 
 #define PID_FMT "%" PRIi32
+
+#define USEC_PER_SEC UINT64_C(1000000)
+
+#define MAX(a, b)                               \
+        ({                                      \
+                typeof(a) _a = (a);             \
+                typeof(b) _b = (b);             \
+                _a > _b ? _a : _b;              \
+        })

@@ -9,8 +9,10 @@
 #include "daemon-config.h"
 #include "log.h"
 #include "manager.h"
+#include "util.h"
 
 static const char *arg_config = NULL;
+static unsigned arg_idle_exit_sec = 0;
 
 static void help(void) {
         printf("Usage: passthrud [OPTIONS]\n\n"
@@ -20,7 +22,9 @@ static void help(void) {
                "  -h --help              Show this help and exit\n"
                "     --version           Show the version and exit\n"
                "     --log-level=LEVEL   Log at most LEVEL (err, warning, notice, info, debug)\n"
-               "     --config=FILE       Read FILE instead of " DAEMON_CONFIG_PATH "\n\n"
+               "     --config=FILE       Read FILE instead of " DAEMON_CONFIG_PATH "\n"
+               "     --idle-exit=SEC     Exit after SEC seconds without a bus message when nothing is\n"
+               "                         in progress (bus activation starts it again); 0: never (default)\n\n"
                "Environment:\n"
                "  DBUS_SYSTEM_BUS_ADDRESS  The system bus to use\n"
                "  PASSTHRU_LOG_LEVEL       Like --log-level\n"
@@ -37,12 +41,13 @@ static int parse_log_level(const char *s) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_CONFIG };
+        enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_CONFIG, ARG_IDLE_EXIT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "config", required_argument, NULL, ARG_CONFIG },
+                { "idle-exit", required_argument, NULL, ARG_IDLE_EXIT },
                 {}
         };
         const char *e;
@@ -71,6 +76,11 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_CONFIG:
                         arg_config = optarg;
                         break;
+                case ARG_IDLE_EXIT:
+                        if (safe_atou(optarg, &arg_idle_exit_sec) < 0 || arg_idle_exit_sec > 86400)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "--idle-exit= takes seconds, 0…86400, not '%s'.", optarg);
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -91,6 +101,7 @@ int main(int argc, char *argv[]) {
         r = manager_new(arg_config, &m);
         if (r < 0)
                 return EXIT_FAILURE;
+        m->idle_exit_usec = (uint64_t) arg_idle_exit_sec * USEC_PER_SEC;
         r = manager_start(m);
         if (r < 0)
                 return EXIT_FAILURE;

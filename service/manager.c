@@ -64,6 +64,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         sd_device_monitor_unref(m->monitor);
+        sd_event_source_disable_unref(m->idle_timer);
         while (m->assignments) {
                 Assignment *a = m->assignments;
                 m->assignments = a->next;
@@ -150,6 +151,67 @@ static int start_monitor(Manager *m) {
         return 0;
 }
 
+static int on_bus_message(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &m->last_activity);
+        return 0; /* a filter: let it through */
+}
+
+/* Idle: no message for the idle time, and nothing the daemon must stay for: no operation
+ * (stuck ones included: their undo waits for the kernel), no polkit question in flight, the
+ * start-up undo done. What it knows otherwise is read again from the kernel and the runtime
+ * directory at the next start. */
+static bool manager_is_idle(Manager *m, uint64_t now) {
+        return m->name_requested && m->reconciling == 0 && !m->assignments && !m->polkit.queries &&
+               now >= m->last_activity + m->idle_exit_usec;
+}
+
+static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        uint64_t now;
+        int r;
+
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (!manager_is_idle(m, now)) {
+                uint64_t next = MAX(m->last_activity + m->idle_exit_usec, now + USEC_PER_SEC);
+                r = sd_event_source_set_time(s, next);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to re-arm the idle timer, staying: %m");
+                return 0;
+        }
+        log_info("No client for %" PRIu64 " s and nothing in progress: exiting; the bus starts the "
+                 "daemon again when it is needed.",
+                 m->idle_exit_usec / USEC_PER_SEC);
+        /* Give the name up first: a call from now on starts a new instance instead of being lost;
+         * what is queued already is answered before the loop ends. */
+        r = sd_bus_release_name(m->bus, PASSTHRU_BUS_NAME);
+        if (r < 0)
+                log_warning_errno(r, "Failed to release %s: %m", PASSTHRU_BUS_NAME);
+        while (sd_bus_process(m->bus, NULL) > 0)
+                ;
+        (void) sd_bus_flush(m->bus);
+        return sd_event_exit(m->event, 0);
+}
+
+static int start_idle_timer(Manager *m) {
+        int r;
+
+        if (m->idle_exit_usec == 0)
+                return 0;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &m->last_activity);
+        r = sd_bus_add_filter(m->bus, NULL, on_bus_message, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch bus activity: %m");
+        r = sd_event_add_time_relative(m->event, &m->idle_timer, CLOCK_MONOTONIC, m->idle_exit_usec, USEC_PER_SEC / 10,
+                                       on_idle_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the idle timer: %m");
+        return 0;
+}
+
 static int connect_bus(Manager *m) {
         int r;
 
@@ -209,6 +271,9 @@ int manager_start(Manager *m) {
                 return r;
 
         r = connect_bus(m);
+        if (r < 0)
+                return r;
+        r = start_idle_timer(m);
         if (r < 0)
                 return r;
         return manager_reconcile(m);

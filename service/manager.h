@@ -30,6 +30,9 @@ typedef struct Manager {
         unsigned reconciling;    /* start-up undos not settled yet: the bus name waits for them */
         bool name_requested;
         bool exit_requested; /* SIGTERM while operations run: exit once they settle */
+        uint64_t idle_exit_usec; /* 0: never exit on idle */
+        uint64_t last_activity;  /* CLOCK_MONOTONIC of the last message received */
+        sd_event_source *idle_timer;
 } Manager;
 
 /* Exits the loop once no operation is running (stuck ones do not count: they may never end;

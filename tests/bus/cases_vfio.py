@@ -1061,6 +1061,45 @@ def passthructl_refusals_exit_1_with_the_error_name(bed):
     ctl_steps(bed.ctl("reattach", "group", "14", "--json"), "reattach group 14")
 
 
+
+# ---- exit on idle (passthrud --idle-exit=SEC, as the unit starts it) ----
+
+@case(daemon_args=["--idle-exit=2"])
+def idle_daemon_releases_its_name_and_exits(bed):
+    pid = bed.daemon_pid()
+    bed.daemon_expected = False
+    start = time.monotonic()
+    bed.wait_for(lambda: not bed.name_has_owner(), "the idle daemon to release org.passthru1", 15)
+    bed.wait_for(lambda: not pid_alive(pid), "the idle daemon to exit", 10)
+    check(time.monotonic() - start >= 1.5, "it waited for the idle time before leaving")
+    check("No client for 2 s and nothing in progress: exiting" in open(bed.daemon_log).read(),
+          "the daemon said why it left")
+    # Started again (as bus activation would), it is the same service.
+    bed.restart_daemon()
+    check_eq(bed.prop(16, "State"), "idle", "the restarted daemon's group 16")
+
+
+@case(daemon_args=["--idle-exit=2"], step_timeout=1)
+def idle_daemon_stays_for_clients_and_for_a_stuck_operation(bed):
+    # Calls keep it: one every half second for 3 s (longer than the idle time).
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        check_eq(bed.prop(16, "State"), "idle", "group 16 State while a client talks")
+        time.sleep(0.5)
+    check(bed.name_has_owner(), "the daemon stays while clients talk")
+    # A stuck operation keeps it: its undo must run when the kernel returns.
+    bed.fault(f"unbind {AUDIO} hang")
+    r = bed.detach(16)
+    check_eq(r.error, E + "Stuck", f"detach with a hanging unbind: {r}")
+    time.sleep(4)
+    check(bed.daemon_alive() and bed.name_has_owner(), "the daemon stays while an operation is stuck")
+    bed.release()
+    bed.wait_for(lambda: bed.prop(16, "State") == "idle", "the undo after release")
+    pid = bed.daemon_pid()
+    bed.daemon_expected = False
+    bed.wait_for(lambda: not pid_alive(pid), "the daemon to leave once idle", 15)
+    check_eq(bed.journals(), [], "no journal left by the idle exit")
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--list"]:
         print("\n".join(n for n in CASES if n not in EXCLUSIVE))

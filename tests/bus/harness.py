@@ -236,8 +236,9 @@ def parse_listing(path):
 class Bed:
     """One private bus + one passthrud on one simulated machine."""
 
-    def __init__(self, listing=STOCK, start_timeout=20, step_timeout=2):
+    def __init__(self, listing=STOCK, start_timeout=20, step_timeout=2, daemon_args=()):
         self.listing = listing
+        self.daemon_args = list(daemon_args)
         self.start_timeout = start_timeout
         self.step_timeout = step_timeout
         self.dir = tempfile.mkdtemp(prefix="passthru-bus-")
@@ -297,6 +298,7 @@ class Bed:
         daemon = [os.environ["PASSTHRUD"]]
         if daemon_supports_config():
             daemon.append(f"--config={self.config}")
+        daemon += self.daemon_args
         env = dict(self.env, PASSTHRU_LOG_LEVEL="debug", RUNTIME_DIRECTORY=self.runtime_dir, **(extra_env or {}))
         self.log = open(self.daemon_log, "a")
         self.sim = subprocess.Popen([os.environ["PCISIM"], "--pidfile", self.pidfile, "--uevent-log", self.uevent_log,
