@@ -8,8 +8,10 @@ want=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libkmod-dev libv
       libfuse3-dev fuse3 udev kmod dbus-daemon systemd util-linux)
 if [ "${1:-}" = "--tests" ]; then
         # dbusmock: the polkitd mock; gdbus (libglib2.0-bin): error names and signal watching;
-        # iproute2: a default route inside the simulated machine.
-        want+=(python3 python3-dbus python3-dbusmock libglib2.0-bin iproute2 pciutils)
+        # iproute2: a default route inside the simulated machine; groff-base: the man-pages
+        # test; bash-completion: where the completion is installed (pkg-config).
+        want+=(python3 python3-dbus python3-dbusmock libglib2.0-bin iproute2 pciutils
+               groff-base bash-completion)
 fi
 
 missing=()

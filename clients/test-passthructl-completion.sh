@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The bash completion of passthructl, sourced in a non-interactive bash and driven as bash
+# drives it (COMP_LINE, COMP_POINT, COMP_WORDS, COMP_CWORD), with a stub `passthructl` first
+# in PATH that answers `list --json` like a daemon would (or fails, like no daemon).
+set -uo pipefail
+completion=$1
+stub=$(mktemp -d)
+trap 'rm -rf "$stub"' EXIT
+cat >"$stub/passthructl" <<'EOF'
+#!/bin/sh
+[ -e "$(dirname "$0")/no-daemon" ] && { echo "passthructl: org.passthru1 is not running" >&2; exit 1; }
+[ "$1 $2" = "list --json" ] || exit 2
+echo '{"iommu":{"enabled":true,"driver":"amd-iommu"},"groups":[{"number":0,"viable":true,"owner":"host","domain":"","blockers":[],"devices":[{"address":"0000:00:01.0","group":0}]},{"number":16,"viable":false,"owner":"host","domain":"","blockers":[{"address":"0000:26:00.0","reason":"bound to nvidia"}],"devices":[{"address":"0000:26:00.0","group":16,"slot":["0000:26:00.0","0000:26:00.1"]},{"address":"0000:26:00.1","group":16}]}],"ungrouped":[{"address":"0001:03:00.0","group":null}]}'
+EOF
+chmod +x "$stub/passthructl"
+PATH="$stub:$PATH"
+
+# shellcheck disable=SC1090
+source "$completion" || { echo "not ok - sourcing $completion"; exit 1; }
+
+failed=0 n=0
+# complete LINE: what bash would offer for LINE (cursor at its end), one per line, sorted.
+complete_line() {
+        local line=$1 fn
+        COMP_LINE=$line COMP_POINT=${#line}
+        # COMP_WORDS as bash splits them (its default COMP_WORDBREAKS: ":" and "=" split).
+        read -r -a COMP_WORDS <<<"${line//[:=]/ : }"
+        [[ $line == *' ' ]] && COMP_WORDS+=("")
+        COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+        COMPREPLY=()
+        fn=$(complete -p passthructl 2>/dev/null | sed -n 's/.*-F \([^ ]*\) .*/\1/p')
+        [ -n "$fn" ] || { echo "(no completion registered for passthructl)"; return; }
+        "$fn" passthructl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]:-}"
+        printf '%s\n' "${COMPREPLY[@]}" | LC_ALL=C sort
+}
+# check LINE MODE EXPECTED: MODE "is" (exactly these, space separated), "has" (among
+# them), "lacks" (none of them).
+check() {
+        local line=$1 mode=$2 expected=$3 got w ok=1
+        got=$(complete_line "$line" | tr '\n' ' ' | sed 's/ $//')
+        case $mode in
+                is)    [ "$got" = "$expected" ] || ok=0 ;;
+                has)   for w in $expected; do [[ " $got " == *" $w "* ]] || ok=0; done ;;
+                lacks) for w in $expected; do [[ " $got " == *" $w "* ]] && ok=0; done ;;
+        esac
+        n=$((n + 1))
+        if [ $ok -eq 1 ]; then
+                echo "ok $n - '$line' $mode: $expected"
+        else
+                echo "not ok $n - '$line' $mode: $expected; got: $got"
+                failed=$((failed + 1))
+        fi
+}
+
+check "passthructl de"                  is    "detach"
+check "passthructl di"                  is    "diagnose"
+check "passthructl "                    is    "detach diagnose help list monitor reattach rescan show status"
+check "passthructl --json re"           is    "reattach rescan"
+check "passthructl detach --"           has   "--dry-run --override --no-ask-password --json --help"
+check "passthructl reattach group 16 --d" is  "--dry-run"
+check "passthructl list --"             lacks "--dry-run --override"
+check "passthructl rescan --no"         is    "--no-ask-password --no-color"
+check "passthructl --color=a"           is    "always auto"
+check "passthructl --color n"           is    "never"
+check "passthructl show g"              is    "group"
+check "passthructl detach g"            is    "group"
+check "passthructl show "               is    "0001:03:00.0 00:01.0 26:00.0 26:00.1 group"
+check "passthructl show 26:"            is    "00.0 00.1"
+check "passthructl detach 0000:26:00."  is    "00.0 00.1"
+check "passthructl reattach pci_0000_26" is   "pci_0000_26_00_0 pci_0000_26_00_1"
+check "passthructl show group "         is    "0 16"
+check "passthructl show group 1"        is    "16"
+check "passthructl show 26:00.0 "       is    ""
+check "passthructl status "             is    ""
+
+touch "$stub/no-daemon"
+check "passthructl show "               is    "group"
+check "passthructl detach group "       is    ""
+
+echo "$((n - failed)) passed, $failed failed"
+[ "$failed" -eq 0 ]
