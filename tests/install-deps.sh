@@ -9,9 +9,11 @@ want=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libkmod-dev libv
 if [ "${1:-}" = "--tests" ]; then
         # dbusmock: the polkitd mock; gdbus (libglib2.0-bin): error names and signal watching;
         # iproute2: a default route inside the simulated machine; groff-base: the man-pages
-        # test; bash-completion: where the completion is installed (pkg-config).
+        # test; bash-completion: where the completion is installed (pkg-config);
+        # libxml2-utils (xmllint) and man-db (systemd-analyze verify looks up the unit's
+        # Documentation=): the unit-security test.
         want+=(python3 python3-dbus python3-dbusmock libglib2.0-bin iproute2 pciutils
-               groff-base bash-completion)
+               groff-base bash-completion libxml2-utils man-db)
 fi
 
 missing=()
