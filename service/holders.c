@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Holders of device nodes and the host's interlocks (see holders.h). Reads /proc/PID/fd
- * and /proc/PID/comm, /proc/self/mountinfo, /proc/net/route and /proc/net/ipv6_route,
+ * and /proc/PID/comm, /proc/1/mountinfo (init's: the service runs in a mount namespace of its
+ * own), /proc/net/route and /proc/net/ipv6_route,
  * /sys/dev/block/MAJ:MIN (and its slaves), /sys/class/net/IF/device and
  * /sys/bus/pci/devices/ADDR/drm.
  */
@@ -325,7 +326,7 @@ static int check_mounted_file_systems(PciDevice *const *devices, size_t n, char 
                 return 0;
         if (dev_block < 0)
                 return dev_block;
-        r = sysfs_read_file(PROC_SELF_MOUNTINFO, &mountinfo);
+        r = sysfs_read_file(PROC_INIT_MOUNTINFO, &mountinfo);
         if (r < 0)
                 return r;
         lines = strv_split(mountinfo, "\n");

@@ -3,7 +3,7 @@
  * Resolves the kernel's well-known locations (/sys/bus/pci, /sys/kernel/iommu_groups,
  * /sys/class/iommu, /sys/bus/platform/drivers, /sys/module, /sys/bus/pci/rescan,
  * /proc/cmdline, /proc/interrupts, /sys/bus/pci/drivers_probe, /sys/dev/block, /sys/class/net,
- * /dev/vfio, /proc, /proc/self/mountinfo, /proc/net/{route,ipv6_route}) against a root directory, "/" unless a unit test sets
+ * /dev/vfio, /proc, /proc/1/mountinfo, /proc/net/{route,ipv6_route}) against a root directory, "/" unless a unit test sets
  * another. The only writer of kernel files.
  */
 #include <fcntl.h>
@@ -29,7 +29,7 @@ static const char *const location_path[_SYSFS_LOCATION_MAX] = {
         [SYSFS_CLASS_NET] = "sys/class/net",
         [DEV_VFIO] = "dev/vfio",
         [PROC] = "proc",
-        [PROC_SELF_MOUNTINFO] = "proc/self/mountinfo",
+        [PROC_INIT_MOUNTINFO] = "proc/1/mountinfo",
         [PROC_NET_ROUTE] = "proc/net/route",
         [PROC_NET_IPV6_ROUTE] = "proc/net/ipv6_route",
 };

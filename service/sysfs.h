@@ -24,7 +24,7 @@ typedef enum SysfsLocation {
         SYSFS_CLASS_NET,         /* /sys/class/net */
         DEV_VFIO,                /* /dev/vfio */
         PROC,                    /* /proc (processes and their open files) */
-        PROC_SELF_MOUNTINFO,     /* /proc/self/mountinfo */
+        PROC_INIT_MOUNTINFO,     /* /proc/1/mountinfo: the host's mounts, not our sandbox's */
         PROC_NET_ROUTE,          /* /proc/net/route */
         PROC_NET_IPV6_ROUTE,     /* /proc/net/ipv6_route */
         _SYSFS_LOCATION_MAX,

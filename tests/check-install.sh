@@ -24,7 +24,7 @@ for f in "$libexecdir/passthrud" "$prefix/bin/passthructl" \
         if [ -e "$dest$f" ]; then echo "ok - $f"; else echo "not ok - $f missing"; failed=$((failed + 1)); fi
 done
 total=$((total + 3))
-if grep -q "^ExecStart=$libexecdir/passthrud$" "$dest$prefix/lib/systemd/system/passthrud.service" &&
+if grep -q "^ExecStart=$libexecdir/passthrud --idle-exit=30$" "$dest$prefix/lib/systemd/system/passthrud.service" &&
    grep -q "^Type=dbus$" "$dest$prefix/lib/systemd/system/passthrud.service"; then
         echo "ok - the unit starts $libexecdir/passthrud as Type=dbus"
 else

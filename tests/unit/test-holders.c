@@ -185,7 +185,7 @@ static void build_tree(void) {
             "25 22 0:25 / /run rw,nosuid,nodev shared:5 - tmpfs tmpfs rw,mode=755\n"
             "40 22 253:0 / /srv rw,relatime shared:30 - xfs /dev/mapper/vg-srv rw\n"
             "41 22 253:2 / /home rw,relatime shared:31 - ext4 /dev/mapper/vg-home rw\n",
-            "proc/self/mountinfo");
+            "proc/1/mountinfo");
         /* /home: LVM (dm-2) on LUKS (dm-1) on a partition behind 0000:03:00.0: slaves of slaves. */
         put(NULL, "sys/devices/virtual/block/dm-2/slaves");
         put(NULL, "sys/devices/virtual/block/dm-1/slaves");
