@@ -54,6 +54,24 @@ int strv_push(char ***l, char *value) {
         return 0;
 }
 
+bool strv_contains(char *const *l, const char *s) {
+        for (char *const *i = l; i && *i; i++)
+                if (streq(*i, s))
+                        return true;
+        return false;
+}
+
+int strv_extend_unique(char ***l, const char *s) {
+        char *c;
+
+        if (strv_contains(*l, s))
+                return 0;
+        c = strdup(s);
+        if (!c)
+                return -ENOMEM;
+        return strv_push(l, c);
+}
+
 char **strv_split(const char *s, const char *separators) {
         _cleanup_strv_free_ char **l = NULL;
         const char *p = s;

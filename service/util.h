@@ -16,6 +16,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 size_t strv_length(char *const *l);
 bool strv_equal(char *const *a, char *const *b);
 int strv_push(char ***l, char *value); /* takes ownership of value, also on failure */
+bool strv_contains(char *const *l, const char *s);
+/* Appends a copy of s unless l has it already. */
+int strv_extend_unique(char ***l, const char *s);
 char **strv_split(const char *s, const char *separators);
 
 /* C-style escaping of anything that is not printable ASCII; at most max_in input bytes,
