@@ -121,9 +121,7 @@ int holders_find(char *const *paths, Holder **ret, size_t *ret_n) {
         if (!nodes)
                 return -ENOMEM;
         for (char *const *p = paths; *p; p++) {
-                int rfd = sysfs_root_fd();
-                /* Paths are absolute; resolved against the same root as everything else. */
-                if (fstatat(rfd >= 0 ? rfd : AT_FDCWD, rfd >= 0 ? *p + 1 : *p, &nodes[n_nodes].st, 0) < 0)
+                if (sysfs_stat_path(*p, &nodes[n_nodes].st) < 0)
                         continue; /* no such node: nobody holds it */
                 nodes[n_nodes++].path = *p;
         }
@@ -266,6 +264,9 @@ static const PciDevice *device_in_path(PciDevice *const *devices, size_t n, cons
         return NULL;
 }
 
+/* The function behind block device NAME (a link in parent_fd: /sys/dev/block/MAJ:MIN, a
+ * slaves/ entry), following the slaves of device-mapper and md devices down to the disks
+ * (LVM on LUKS on a partition). */
 static const PciDevice *block_controller_at(int parent_fd, const char *name, PciDevice *const *devices, size_t n,
                                             char **ret_name, unsigned depth) {
         _cleanup_close_ int bfd = -EBADF, slaves = -EBADF;
@@ -308,13 +309,6 @@ static const PciDevice *block_controller_at(int parent_fd, const char *name, Pci
         return d;
 }
 
-/* The function behind block device MAJ:MIN (a name under /sys/dev/block), following the
- * slaves of device-mapper and md devices down to the disks (LVM on LUKS on a partition). */
-static const PciDevice *block_device_controller(int dev_block_fd, PciDevice *const *devices, size_t n,
-                                                const char *majmin, char **ret_name) {
-        return block_controller_at(dev_block_fd, majmin, devices, n, ret_name, 0);
-}
-
 static int check_mounted_file_systems(PciDevice *const *devices, size_t n, char **ret) {
         _cleanup_close_ int dev_block = -EBADF;
         _cleanup_free_ char *mountinfo = NULL;
@@ -349,7 +343,6 @@ static int check_mounted_file_systems(PciDevice *const *devices, size_t n, char 
                          * the mount's source, when it is a device node, says which disk. */
                         const char *source = NULL;
                         struct stat st;
-                        int rfd = sysfs_root_fd();
 
                         for (char **i = w + 5; *i; i++)
                                 if (streq(*i, "-") && i[1] && i[2]) {
@@ -357,13 +350,13 @@ static int check_mounted_file_systems(PciDevice *const *devices, size_t n, char 
                                         break;
                                 }
                         if (!source || !startswith(source, "/dev/") ||
-                            fstatat(rfd >= 0 ? rfd : AT_FDCWD, rfd >= 0 ? source + 1 : source, &st, 0) < 0 ||
+                            sysfs_stat_path(source, &st) < 0 ||
                             !S_ISBLK(st.st_mode))
                                 continue;
                         snprintf(buf, sizeof(buf), "%u:%u", major(st.st_rdev), minor(st.st_rdev));
                         majmin = buf;
                 }
-                d = block_device_controller(dev_block, devices, n, majmin, &name);
+                d = block_controller_at(dev_block, majmin, devices, n, &name, 0);
                 if (!d)
                         continue;
                 if (asprintf(ret,

@@ -138,7 +138,7 @@ int sysfs_write_pci_attribute(const PciAddress *a, const char *attribute, const 
         return write_at(dfd, attribute, value);
 }
 
-static int open_pci_driver(const char *driver) {
+int sysfs_open_pci_driver(const char *driver) {
         _cleanup_close_ int drivers_fd = -EBADF;
         int fd;
 
@@ -154,14 +154,25 @@ static int open_pci_driver(const char *driver) {
 int sysfs_write_pci_driver_attribute(const char *driver, const char *attribute, const char *value) {
         _cleanup_close_ int dfd = -EBADF;
 
-        dfd = open_pci_driver(driver);
+        dfd = sysfs_open_pci_driver(driver);
         if (dfd < 0)
                 return dfd;
         return write_at(dfd, attribute, value);
 }
 
+int sysfs_stat_path(const char *absolute, struct stat *ret) {
+        int rfd;
+
+        if (!absolute || absolute[0] != '/')
+                return -EINVAL;
+        rfd = get_root_fd();
+        if (rfd < 0)
+                return rfd;
+        return fstatat(rfd, absolute + 1, ret, 0) < 0 ? -errno : 0;
+}
+
 bool sysfs_pci_driver_registered(const char *driver) {
-        _cleanup_close_ int dfd = open_pci_driver(driver);
+        _cleanup_close_ int dfd = sysfs_open_pci_driver(driver);
         return dfd >= 0;
 }
 

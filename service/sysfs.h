@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <sys/stat.h>
+
 #include "macro.h"
 #include "pci-address.h"
 
@@ -54,6 +56,13 @@ int sysfs_write_pci_attribute(const PciAddress *a, const char *attribute, const 
 
 /* Writes value to /sys/bus/pci/drivers/DRIVER/attribute ("bind", "unbind") in one write(2). */
 int sysfs_write_pci_driver_attribute(const char *driver, const char *attribute, const char *value);
+
+/* /sys/bus/pci/drivers/DRIVER as a directory (-EINVAL for a name that is not a driver's). */
+int sysfs_open_pci_driver(const char *driver);
+
+/* stat() of an absolute path (a /dev node, a mount's source) against the same root as
+ * every other location, following links. */
+int sysfs_stat_path(const char *absolute, struct stat *ret);
 
 /* Does /sys/bus/pci/drivers/DRIVER exist (the driver is registered: module loaded or built in)? */
 bool sysfs_pci_driver_registered(const char *driver);

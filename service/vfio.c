@@ -104,18 +104,13 @@ int function_state_copy(FunctionState *dst, const FunctionState *src) {
 }
 
 static int read_driver_module(const char *driver, char **ret) {
-        _cleanup_close_ int drivers_fd = -EBADF, dfd = -EBADF;
+        _cleanup_close_ int dfd = -EBADF;
         int r;
 
         *ret = NULL;
-        if (!driver_name_is_valid(driver))
-                return -EINVAL;
-        drivers_fd = sysfs_open_dir(SYSFS_PCI_DRIVERS);
-        if (drivers_fd < 0)
-                return drivers_fd;
-        dfd = openat(drivers_fd, driver, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        dfd = sysfs_open_pci_driver(driver);
         if (dfd < 0)
-                return -errno;
+                return dfd;
         /* No "module" link: the driver is built in. */
         r = readlink_basename_at(dfd, "module", ret);
         return r == -ENOENT ? 0 : r;
@@ -416,23 +411,6 @@ int step_verify(const Step *s, char **ret_what) {
         }
 }
 
-static int module_list_add(char ***l, const char *name) {
-        for (char **i = *l; i && *i; i++)
-                if (streq(*i, name))
-                        return 0;
-        char *c = strdup(name);
-        if (!c)
-                return -ENOMEM;
-        return strv_push(l, c);
-}
-
-static bool strv_has(char **l, const char *s) {
-        for (char **i = l; i && *i; i++)
-                if (streq(*i, s))
-                        return true;
-        return false;
-}
-
 /* Depth first over "depends on", post-order: dependencies before the modules needing them
  * (the load order). */
 static int collect_unloaded(struct kmod_module *mod, char ***visited, char ***l, unsigned depth) {
@@ -442,9 +420,9 @@ static int collect_unloaded(struct kmod_module *mod, char ***visited, char ***l,
 
         if (depth > 16)
                 return -ELOOP;
-        if (strv_has(*visited, name))
+        if (strv_contains(*visited, name))
                 return 0;
-        r = module_list_add(visited, name);
+        r = strv_extend_unique(visited, name);
         if (r < 0)
                 return r;
         deps = kmod_module_get_dependencies(mod);
@@ -477,7 +455,7 @@ static int collect_unloaded(struct kmod_module *mod, char ***visited, char ***l,
         }
         /* -ENOENT: not loaded (a built-in module reports KMOD_MODULE_BUILTIN). */
         if (kmod_module_get_initstate(mod) == -ENOENT)
-                r = module_list_add(l, name);
+                r = strv_extend_unique(l, name);
         return r;
 }
 
@@ -505,17 +483,17 @@ int modules_to_be_loaded(struct kmod_ctx *kmod, const char *module, char ***ret)
         return 0;
 }
 
-static int driver_has_functions(int drivers_fd, const char *driver) {
+static int driver_has_functions(const char *driver) {
         _cleanup_close_ int dfd = -EBADF;
         struct dirent *de;
         DIR *d;
         int found = 0;
 
-        if (!driver_name_is_valid(driver))
+        dfd = sysfs_open_pci_driver(driver);
+        if (dfd == -ENOENT || dfd == -EINVAL)
                 return 0;
-        dfd = openat(drivers_fd, driver, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
-                return errno == ENOENT ? 0 : -errno;
+                return dfd;
         d = fdopendir(TAKE_FD(dfd));
         if (!d)
                 return -errno;
@@ -532,7 +510,7 @@ static int driver_has_functions(int drivers_fd, const char *driver) {
 }
 
 int module_in_use(const char *module) {
-        _cleanup_close_ int modules_fd = -EBADF, mfd = -EBADF, drv = -EBADF, drivers_fd = -EBADF;
+        _cleanup_close_ int modules_fd = -EBADF, mfd = -EBADF, drv = -EBADF;
         _cleanup_free_ char *refcnt = NULL;
         struct dirent *de;
         unsigned n;
@@ -552,9 +530,6 @@ int module_in_use(const char *module) {
         drv = openat(mfd, "drivers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (drv < 0)
                 return 0;
-        drivers_fd = sysfs_open_dir(SYSFS_PCI_DRIVERS);
-        if (drivers_fd < 0)
-                return drivers_fd;
         d = fdopendir(TAKE_FD(drv));
         if (!d)
                 return -errno;
@@ -562,7 +537,7 @@ int module_in_use(const char *module) {
                 const char *name = startswith(de->d_name, "pci:");
                 if (!name)
                         continue;
-                r = driver_has_functions(drivers_fd, name);
+                r = driver_has_functions(name);
                 if (r != 0)
                         break;
         }
