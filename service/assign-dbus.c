@@ -22,46 +22,6 @@ typedef struct AssignOptions {
         bool override;
 } AssignOptions;
 
-Assignment *manager_find_assignment(Manager *m, unsigned group) {
-        for (Assignment *a = m->assignments; a; a = a->next)
-                if (a->group == group)
-                        return a;
-        return NULL;
-}
-
-const FunctionState *manager_find_record(Manager *m, const PciAddress *a) {
-        for (size_t i = 0; i < m->n_records; i++)
-                if (pci_address_equal(&m->records[i].address, a))
-                        return &m->records[i];
-        return NULL;
-}
-
-const char *manager_host_driver(Manager *m, const PciDevice *d) {
-        const FunctionState *rec = manager_find_record(m, &d->address);
-        if (rec)
-                return rec->driver;
-        return pci_device_host_driver(d);
-}
-
-const char *manager_device_state(Manager *m, const PciDevice *d) {
-        for (Assignment *a = m->assignments; a; a = a->next) {
-                Transaction *t = a->transaction;
-                if (!transaction_has_function(t, &d->address))
-                        continue;
-                if (t->stuck && (!t->stuck_on_function || pci_address_equal(&t->stuck_address, &d->address)))
-                        return "stuck";
-                return "changing";
-        }
-        return pci_device_on_vfio(d) ? "vfio" : "host";
-}
-
-const char *manager_group_state(Manager *m, unsigned group) {
-        Assignment *a = manager_find_assignment(m, group);
-        if (!a)
-                return "idle";
-        return a->transaction->stuck ? "stuck" : "busy";
-}
-
 static int parse_options(sd_bus_message *message, AssignOptions *ret, sd_bus_error *error) {
         AssignOptions o = {};
         int r;
@@ -179,39 +139,12 @@ static void on_verified(Transaction *t, const Step *s, void *userdata) {
                 (void) bus_emit_machine_change(m, &change);
 }
 
-static int records_update(Manager *m, const Transaction *t) {
-        for (size_t i = 0; i < t->journal.n_origins; i++) {
-                const FunctionState *o = &t->journal.origins[i];
-                FunctionState *rec = (FunctionState *) manager_find_record(m, &o->address);
-
-                if (t->journal.operation == OPERATION_REATTACH) {
-                        if (!rec)
-                                continue;
-                        function_state_done(rec);
-                        *rec = m->records[--m->n_records];
-                        continue;
-                }
-                /* Detach: remember where it came from, unless it was on vfio-pci already. */
-                if (streq_ptr(o->driver, PCI_DRIVER_VFIO) || rec)
-                        continue;
-                FunctionState *n = reallocarray(m->records, m->n_records + 1, sizeof(FunctionState));
-                if (!n)
-                        return -ENOMEM;
-                m->records = n;
-                if (function_state_copy(&m->records[m->n_records], o) < 0)
-                        return -ENOMEM;
-                m->records[m->n_records].override = mfree(m->records[m->n_records].override);
-                m->n_records++;
-        }
-        return records_save(m->runtime_fd, m->records, m->n_records);
-}
-
 static void on_committed(Transaction *t, void *userdata) {
         Assignment *a = userdata;
         Manager *m = a->manager;
         int r;
 
-        r = records_update(m, t);
+        r = manager_record_host_drivers(m, t);
         if (r < 0)
                 log_error_errno(r, "Failed to update the record of host drivers in %s: %m", m->runtime_dir);
         for (size_t i = 0; i < t->journal.n_origins; i++) {
@@ -221,7 +154,7 @@ static void on_committed(Transaction *t, void *userdata) {
         }
 }
 
-static void assignment_free(Assignment *a) {
+void assignment_free(Assignment *a) {
         Manager *m = a->manager;
 
         for (Assignment **p = &m->assignments; *p; p = &(*p)->next)

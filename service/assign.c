@@ -2,7 +2,9 @@
 /*
  * Planning Detach and Reattach (see assign.h): where each function is (sysfs), where it
  * goes (vfio-pci, or the driver recorded when it left), and whether vfio-pci exists at all
- * (libkmod). Reads /sys/bus/pci and /sys/module through vfio.c and sysfs.c. No sd-bus.
+ * (libkmod); the record of host drivers, and the states (Device.State, Group.State) that
+ * follow from the operations in progress. Reads /sys/bus/pci and /sys/module through vfio.c
+ * and sysfs.c; writes the record through journal.c. No sd-bus.
  */
 #include <stdio.h>
 #include <sys/utsname.h>
@@ -119,4 +121,71 @@ int assign_plan(Manager *m, Operation op, unsigned group, PciDevice *const *devi
         *ret_plan = p;
         p = (Plan) {};
         return 0;
+}
+
+Assignment *manager_find_assignment(Manager *m, unsigned group) {
+        for (Assignment *a = m->assignments; a; a = a->next)
+                if (a->group == group)
+                        return a;
+        return NULL;
+}
+
+const FunctionState *manager_find_record(Manager *m, const PciAddress *a) {
+        for (size_t i = 0; i < m->n_records; i++)
+                if (pci_address_equal(&m->records[i].address, a))
+                        return &m->records[i];
+        return NULL;
+}
+
+const char *manager_host_driver(Manager *m, const PciDevice *d) {
+        const FunctionState *rec = manager_find_record(m, &d->address);
+        if (rec)
+                return rec->driver;
+        return pci_device_host_driver(d);
+}
+
+const char *manager_device_state(Manager *m, const PciDevice *d) {
+        for (Assignment *a = m->assignments; a; a = a->next) {
+                Transaction *t = a->transaction;
+                if (!transaction_has_function(t, &d->address))
+                        continue;
+                if (t->stuck && (!t->stuck_on_function || pci_address_equal(&t->stuck_address, &d->address)))
+                        return "stuck";
+                return "changing";
+        }
+        return pci_device_on_vfio(d) ? "vfio" : "host";
+}
+
+const char *manager_group_state(Manager *m, unsigned group) {
+        Assignment *a = manager_find_assignment(m, group);
+        if (!a)
+                return "idle";
+        return a->transaction->stuck ? "stuck" : "busy";
+}
+
+int manager_record_host_drivers(Manager *m, const Transaction *t) {
+        for (size_t i = 0; i < t->journal.n_origins; i++) {
+                const FunctionState *o = &t->journal.origins[i];
+                FunctionState *rec = (FunctionState *) manager_find_record(m, &o->address);
+
+                if (t->journal.operation == OPERATION_REATTACH) {
+                        if (!rec)
+                                continue;
+                        function_state_done(rec);
+                        *rec = m->records[--m->n_records];
+                        continue;
+                }
+                /* Detach: remember where it came from, unless it was on vfio-pci already. */
+                if (streq_ptr(o->driver, PCI_DRIVER_VFIO) || rec)
+                        continue;
+                FunctionState *n = reallocarray(m->records, m->n_records + 1, sizeof(FunctionState));
+                if (!n)
+                        return -ENOMEM;
+                m->records = n;
+                if (function_state_copy(&m->records[m->n_records], o) < 0)
+                        return -ENOMEM;
+                m->records[m->n_records].override = mfree(m->records[m->n_records].override);
+                m->n_records++;
+        }
+        return records_save(m->runtime_fd, m->records, m->n_records);
 }

@@ -23,6 +23,13 @@ struct Assignment {
 
 Assignment *manager_find_assignment(Manager *m, unsigned group);
 
+/* Unlinks it from its manager and frees it with its transaction. */
+void assignment_free(Assignment *a);
+
+/* After a successful transaction: a Detach records where each function came from, a
+ * Reattach forgets it; the record is saved atomically. */
+int manager_record_host_drivers(Manager *m, const Transaction *t);
+
 /* Undoes every journal left in the runtime directory; the bus name is requested once they
  * have settled. */
 int manager_reconcile(Manager *m);

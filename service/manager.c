@@ -65,13 +65,8 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         sd_device_monitor_unref(m->monitor);
         sd_event_source_disable_unref(m->idle_timer);
-        while (m->assignments) {
-                Assignment *a = m->assignments;
-                m->assignments = a->next;
-                transaction_free(a->transaction);
-                sd_bus_message_unref(a->request);
-                free(a);
-        }
+        while (m->assignments)
+                assignment_free(m->assignments);
         for (size_t i = 0; i < m->n_records; i++)
                 function_state_done(&m->records[i]);
         free(m->records);
