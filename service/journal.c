@@ -291,19 +291,13 @@ int records_load(int dirfd, FunctionState **ret, size_t *ret_n) {
                 nl = reallocarray(l, n + 1, sizeof(FunctionState));
                 if (!nl) {
                         function_state_done(&s);
-                        r = -ENOMEM;
-                        break;
+                        for (size_t k = 0; k < n; k++)
+                                function_state_done(&l[k]);
+                        free(l);
+                        return -ENOMEM;
                 }
                 l = nl;
                 l[n++] = s;
-        }
-        if (r < 0 && r != -ENOMEM)
-                r = 0;
-        if (r == -ENOMEM) {
-                for (size_t i = 0; i < n; i++)
-                        function_state_done(&l[i]);
-                free(l);
-                return r;
         }
         *ret = l;
         *ret_n = n;

@@ -74,31 +74,22 @@ static const char *errno_name(int error) {
         return n ?: "?";
 }
 
-static void note_undo_problem(Transaction *t, const Step *s, int error, const char *what) {
-        _cleanup_free_ char *desc = step_describe(s);
+/* Adds "problem" to what the undo could not restore (reported to the caller and logged). */
+static void add_undo_problem(Transaction *t, const char *problem) {
         char *n = NULL;
 
-        log_error("Undo step \"%s\" failed: %s", strempty(desc), what ?: strerror(ERRNO_VALUE(error)));
-        if (asprintf(&n, "%s%s%s: %s", strempty(t->undo_problems), t->undo_problems ? "; " : "", strempty(desc),
-                     what ?: strerror(ERRNO_VALUE(error))) >= 0) {
-                free(t->undo_problems);
-                t->undo_problems = n;
-        }
+        log_error("Undo of group %u: %s", t->journal.group, problem);
+        if (asprintf(&n, "%s%s%s", strempty(t->undo_problems), t->undo_problems ? "; " : "", problem) < 0)
+                return;
+        free(t->undo_problems);
+        t->undo_problems = n;
 }
 
-static int add_unique_modules(char ***l, char **add) {
-        for (char **m = add; m && *m; m++) {
-                bool have = false;
-                for (char **i = *l; i && *i; i++)
-                        if (streq(*i, *m))
-                                have = true;
-                if (have)
-                        continue;
-                char *c = strdup(*m);
-                if (!c || strv_push(l, c) < 0)
-                        return -ENOMEM;
-        }
-        return 0;
+static void note_undo_problem(Transaction *t, const Step *s, int error, const char *what) {
+        _cleanup_free_ char *desc = step_describe(s), *problem = NULL;
+
+        if (asprintf(&problem, "%s: %s", strempty(desc), what ?: strerror(ERRNO_VALUE(error))) >= 0)
+                add_undo_problem(t, problem);
 }
 
 static void begin_undo(Transaction *t) {
@@ -119,13 +110,10 @@ static void begin_undo(Transaction *t) {
 
                 r = function_state_read(&origin->address, origin->group, false, &now);
                 if (r < 0) {
-                        char *n = NULL;
-                        log_error_errno(r, "Cannot read %s to undo: %m", pci_address_format(&origin->address, a));
-                        if (asprintf(&n, "%s%s%s could not be read (%s)", strempty(t->undo_problems),
-                                     t->undo_problems ? "; " : "", a, strerror(ERRNO_VALUE(r))) >= 0) {
-                                free(t->undo_problems);
-                                t->undo_problems = n;
-                        }
+                        _cleanup_free_ char *problem = NULL;
+                        if (asprintf(&problem, "%s could not be read (%s)", pci_address_format(&origin->address, a),
+                                     strerror(ERRNO_VALUE(r))) >= 0)
+                                add_undo_problem(t, problem);
                         continue;
                 }
                 r = function_state_copy(&target, origin);
@@ -286,8 +274,8 @@ static void advance(Transaction *t) {
                                 _cleanup_strv_free_ char **mods = NULL;
                                 /* Recorded before the load, so that a crash during it unloads them. */
                                 r = t->kmod ? modules_to_be_loaded(t->kmod, s->argument, &mods) : 0;
-                                if (r >= 0)
-                                        r = add_unique_modules(&t->journal.loaded_modules, mods);
+                                for (char **m = mods; r >= 0 && m && *m; m++)
+                                        r = strv_extend_unique(&t->journal.loaded_modules, *m);
                                 if (r < 0) {
                                         fail(t, s, t->next, r, "cannot resolve the module's dependencies");
                                         return;
