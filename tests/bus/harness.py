@@ -189,16 +189,6 @@ def pid_alive(pid):
         return False
 
 
-_config_supported = None
-
-
-def daemon_supports_config():
-    """Whether this passthrud takes --config (older builds refuse unknown options)."""
-    global _config_supported
-    if _config_supported is None:
-        p = subprocess.run([os.environ["PASSTHRUD"], "--help"], capture_output=True, text=True)
-        _config_supported = "--config" in p.stdout
-    return _config_supported
 
 
 def parse_listing(path):
@@ -295,10 +285,7 @@ class Bed:
             f.write(f"[Daemon]\nStepTimeoutSec={self.step_timeout}\n")
         if not os.path.exists(self.control):
             os.mkfifo(self.control, 0o600)
-        daemon = [os.environ["PASSTHRUD"]]
-        if daemon_supports_config():
-            daemon.append(f"--config={self.config}")
-        daemon += self.daemon_args
+        daemon = [os.environ["PASSTHRUD"], f"--config={self.config}", *self.daemon_args]
         env = dict(self.env, PASSTHRU_LOG_LEVEL="debug", RUNTIME_DIRECTORY=self.runtime_dir, **(extra_env or {}))
         self.log = open(self.daemon_log, "a")
         self.sim = subprocess.Popen([os.environ["PCISIM"], "--pidfile", self.pidfile, "--uevent-log", self.uevent_log,
