@@ -15,6 +15,8 @@
 
 static char root[] = "/tmp/test-holders-XXXXXX";
 
+#include "fake-root.h"
+
 /* ---- holders_find() in the real /proc ---- */
 
 static void own_comm(char buf[static 64]) {
@@ -133,50 +135,6 @@ static void test_holders_describe_lists_command_pid_and_node(void) {
 }
 
 /* ---- interlock_check() against a fake root ---- */
-
-_printf_(2, 3) static void put(const char *content, const char *fmt, ...) {
-        char path[1024], rel[512];
-        va_list ap;
-        FILE *f;
-
-        va_start(ap, fmt);
-        vsnprintf(rel, sizeof(rel), fmt, ap);
-        va_end(ap);
-        snprintf(path, sizeof(path), "%s/%s", root, rel);
-        for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
-                *p = '\0';
-                mkdir(path, 0755);
-                *p = '/';
-        }
-        if (content) {
-                f = fopen(path, "we");
-                CHECK(f != NULL);
-                if (!f)
-                        return;
-                fputs(content, f);
-                fclose(f);
-        } else
-                mkdir(path, 0755);
-}
-
-/* A symbolic link at root/PATH (its directory created); the target need not exist. */
-_printf_(2, 3) static void link_to(const char *target, const char *fmt, ...) {
-        char path[1024], rel[512], *slash;
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(rel, sizeof(rel), fmt, ap);
-        va_end(ap);
-        slash = strrchr(rel, '/');
-        if (slash) {
-                *slash = '\0';
-                put(NULL, "%s", rel);
-                *slash = '/';
-        }
-        snprintf(path, sizeof(path), "%s/%s", root, rel);
-        unlink(path);
-        CHECK(symlink(target, path) == 0);
-}
 
 static void build_tree(void) {
         /* / on an NVMe namespace behind 0000:01:00.0; /srv on device-mapper over one behind

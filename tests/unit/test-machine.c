@@ -14,39 +14,7 @@
 
 static char root[] = "/tmp/test-machine-XXXXXX";
 
-static void put(const char *content, const char *fmt, ...) {
-        char path[1024], rel[512];
-        va_list ap;
-        FILE *f;
-
-        va_start(ap, fmt);
-        vsnprintf(rel, sizeof(rel), fmt, ap);
-        va_end(ap);
-        snprintf(path, sizeof(path), "%s/%s", root, rel);
-        for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
-                *p = '\0';
-                mkdir(path, 0755);
-                *p = '/';
-        }
-        if (content) {
-                f = fopen(path, "we");
-                fputs(content, f);
-                fclose(f);
-        } else
-                mkdir(path, 0755);
-}
-
-static void link_to(const char *target, const char *fmt, ...) {
-        char path[1024], rel[512];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(rel, sizeof(rel), fmt, ap);
-        va_end(ap);
-        snprintf(path, sizeof(path), "%s/%s", root, rel);
-        unlink(path);
-        CHECK(symlink(target, path) == 0);
-}
+#include "fake-root.h"
 
 static void unlink_at(const char *rel) {
         char path[1024];

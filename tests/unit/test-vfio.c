@@ -18,6 +18,8 @@
 
 static char root[] = "/tmp/test-vfio-XXXXXX";
 
+#include "fake-root.h"
+
 static const PciAddress gpu = { 0, 0x26, 0x00, 0 };
 static const PciAddress audio = { 0, 0x26, 0x00, 1 };
 
@@ -203,55 +205,12 @@ static void test_step_kind_refuses_invalid_input(void) {
 
 /* ---- the fake sysfs tree ---- */
 
-static void path_of(char path[static 1024], const char *fmt, va_list ap) {
-        char rel[512];
-
-        vsnprintf(rel, sizeof(rel), fmt, ap);
-        snprintf(path, 1024, "%s/%s", root, rel);
-}
-
-/* Writes content to root/PATH (creating the directories), or makes a directory when NULL. */
-_printf_(2, 3) static void put(const char *content, const char *fmt, ...) {
-        char path[1024];
-        va_list ap;
-        FILE *f;
-
-        va_start(ap, fmt);
-        path_of(path, fmt, ap);
-        va_end(ap);
-        for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
-                *p = '\0';
-                mkdir(path, 0755);
-                *p = '/';
-        }
-        if (content) {
-                f = fopen(path, "we");
-                CHECK(f != NULL);
-                if (!f)
-                        return;
-                fputs(content, f);
-                fclose(f);
-        } else
-                mkdir(path, 0755);
-}
-
-_printf_(2, 3) static void link_to(const char *target, const char *fmt, ...) {
-        char path[1024];
-        va_list ap;
-
-        va_start(ap, fmt);
-        path_of(path, fmt, ap);
-        va_end(ap);
-        unlink(path);
-        CHECK(symlink(target, path) == 0);
-}
-
 _printf_(1, 2) static void remove_at(const char *fmt, ...) {
         char path[1024];
         va_list ap;
 
         va_start(ap, fmt);
-        path_of(path, fmt, ap);
+        fake_path_v(path, fmt, ap);
         va_end(ap);
         (void) unlink(path);
         (void) rmdir(path);
@@ -266,7 +225,7 @@ _printf_(1, 2) static const char *contents(const char *fmt, ...) {
         int fd;
 
         va_start(ap, fmt);
-        path_of(path, fmt, ap);
+        fake_path_v(path, fmt, ap);
         va_end(ap);
         buf[0] = '\0';
         fd = open(path, O_RDONLY | O_CLOEXEC);
