@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "assign.h"
+#include "bus-options.h"
 #include "bus-paths.h"
 #include "errors.h"
 #include "holders.h"
@@ -24,49 +25,14 @@ typedef struct AssignOptions {
 
 static int parse_options(sd_bus_message *message, AssignOptions *ret, sd_bus_error *error) {
         AssignOptions o = {};
+        const BoolOption options[] = {
+                { "dry-run", &o.dry_run },
+                { "override", &o.override },
+                {},
+        };
         int r;
 
-        r = sd_bus_message_enter_container(message, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(message, 'e', "sv")) > 0) {
-                const char *key, *contents;
-                bool *target;
-                int b;
-                char type;
-
-                r = sd_bus_message_read(message, "s", &key);
-                if (r < 0)
-                        return r;
-                if (streq(key, "dry-run"))
-                        target = &o.dry_run;
-                else if (streq(key, "override"))
-                        target = &o.override;
-                else {
-                        _cleanup_free_ char *shown = cescape_trunc(key, 32);
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Unknown option \"%s\". Known options: dry-run (b), override (b).",
-                                                 strempty(shown));
-                }
-                r = sd_bus_message_peek_type(message, &type, &contents);
-                if (r < 0)
-                        return r;
-                if (type != 'v' || !streq_ptr(contents, "b"))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Option %s takes a boolean (variant of type b), not a value of "
-                                                 "type %s.",
-                                                 key, strempty(contents));
-                r = sd_bus_message_read(message, "v", "b", &b);
-                if (r < 0)
-                        return r;
-                *target = b;
-                r = sd_bus_message_exit_container(message);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(message);
+        r = bus_read_bool_options(message, options, error);
         if (r < 0)
                 return r;
         *ret = o;

@@ -16,7 +16,7 @@
 
 #define VFIO_PCI_MODULE "vfio_pci"
 
-static int vfio_module_needed(Manager *m, char **ret_module, char **ret_problem) {
+int assign_vfio_module_needed(Manager *m, char **ret_module, char **ret_problem) {
         ModuleStatus status;
         struct utsname u;
         int r;
@@ -81,7 +81,7 @@ int assign_plan(Manager *m, Operation op, unsigned group, PciDevice *const *devi
 
         *ret_problem = NULL;
         if (op == OPERATION_DETACH) {
-                r = vfio_module_needed(m, &vfio_module, ret_problem);
+                r = assign_vfio_module_needed(m, &vfio_module, ret_problem);
                 if (r < 0)
                         return r;
         }

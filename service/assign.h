@@ -37,6 +37,10 @@ int manager_reconcile(Manager *m);
 /* Reads the record of host drivers. */
 int manager_load_records(Manager *m);
 
+/* Is vfio-pci there or loadable? 0 with *ret_module the module to load (NULL: registered
+ * already); -EOPNOTSUPP with *ret_problem saying what to install. */
+int assign_vfio_module_needed(Manager *m, char **ret_module, char **ret_problem);
+
 /* Plans a Detach or Reattach of the functions (all in one group) from what sysfs shows now
  * and the host-driver record: *ret_journal gets where each function is, *ret_plan the
  * steps. -EOPNOTSUPP with *ret_problem when the host cannot do it (no vfio-pci). */

@@ -200,6 +200,13 @@ static int property_get_state(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_append(reply, "s", manager_device_state(userdata, d));
 }
 
+static int property_get_reserved(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        PciDevice *d = DEVICE_OR_FAIL(m, path, error);
+        return sd_bus_message_append(reply, "b", reservations_find(&m->reservations, &d->address) != NULL);
+}
+
 static int method_assign(sd_bus_message *message, Operation op, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         /* Looked up again on every run: polkit's answer may come after the function changed. */
@@ -248,6 +255,7 @@ static const sd_bus_vtable device_vtable[] = {
         SD_BUS_PROPERTY("PowerState", "s", property_get_power_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Slot", "ao", property_get_slot, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Reserved", "b", property_get_reserved, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         /* Unprivileged for sd-bus: polkit decides, inside the method. */
         SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a(ss)", steps),
                                 method_detach, SD_BUS_VTABLE_UNPRIVILEGED),

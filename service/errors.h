@@ -18,6 +18,7 @@
 #define PASSTHRU_ERROR_STUCK "org.passthru1.Error.Stuck"
 #define PASSTHRU_ERROR_FAILED "org.passthru1.Error.Failed"
 #define PASSTHRU_ERROR_NOT_SUPPORTED "org.passthru1.Error.NotSupported"
+#define PASSTHRU_ERROR_NOT_RESERVED "org.passthru1.Error.NotReserved"
 
 /* Registered once, so that errno values returned by handlers map to our names. */
 extern const sd_bus_error_map passthru_error_map[];

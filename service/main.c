@@ -9,10 +9,12 @@
 #include "daemon-config.h"
 #include "log.h"
 #include "manager.h"
+#include "reservations-apply.h"
 #include "util.h"
 
 static const char *arg_config = NULL;
 static unsigned arg_idle_exit_sec = 0;
+static bool arg_apply_reservations = false;
 
 static void help(void) {
         printf("Usage: passthrud [OPTIONS]\n\n"
@@ -24,11 +26,16 @@ static void help(void) {
                "     --log-level=LEVEL   Log at most LEVEL (err, warning, notice, info, debug)\n"
                "     --config=FILE       Read FILE instead of " DAEMON_CONFIG_PATH "\n"
                "     --idle-exit=SEC     Exit after SEC seconds without a bus message when nothing is\n"
-               "                         in progress (bus activation starts it again); 0: never (default)\n\n"
+               "                         in progress (bus activation starts it again); 0: never (default)\n"
+               "     --apply-reservations\n"
+               "                         Give the reserved functions to vfio-pci and exit (early at boot,\n"
+               "                         by passthrud-reservations.service); skipped when the kernel\n"
+               "                         command line has passthru.disable=1\n\n"
                "Environment:\n"
                "  DBUS_SYSTEM_BUS_ADDRESS  The system bus to use\n"
                "  PASSTHRU_LOG_LEVEL       Like --log-level\n"
-               "  RUNTIME_DIRECTORY        Where transaction journals are kept (/run/passthru1)\n\n"
+               "  RUNTIME_DIRECTORY        Where transaction journals are kept (/run/passthru1)\n"
+               "  CONFIGURATION_DIRECTORY  Where the reservations are kept (/etc/passthru1)\n\n"
                "See passthrud(8).\n");
 }
 
@@ -41,13 +48,14 @@ static int parse_log_level(const char *s) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_CONFIG, ARG_IDLE_EXIT };
+        enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_CONFIG, ARG_IDLE_EXIT, ARG_APPLY_RESERVATIONS };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "idle-exit", required_argument, NULL, ARG_IDLE_EXIT },
+                { "apply-reservations", no_argument, NULL, ARG_APPLY_RESERVATIONS },
                 {}
         };
         const char *e;
@@ -81,6 +89,9 @@ static int parse_argv(int argc, char *argv[]) {
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                        "--idle-exit= takes seconds, 0…86400, not '%s'.", optarg);
                         break;
+                case ARG_APPLY_RESERVATIONS:
+                        arg_apply_reservations = true;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -101,6 +112,8 @@ int main(int argc, char *argv[]) {
         r = manager_new(arg_config, &m);
         if (r < 0)
                 return EXIT_FAILURE;
+        if (arg_apply_reservations)
+                return reservations_apply(m) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         m->idle_exit_usec = (uint64_t) arg_idle_exit_sec * USEC_PER_SEC;
         r = manager_start(m);
         if (r < 0)

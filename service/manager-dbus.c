@@ -10,6 +10,7 @@
 #include "diagnose.h"
 #include "errors.h"
 #include "log.h"
+#include "reservations-dbus.h"
 #include "util.h"
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -220,6 +221,9 @@ int manager_bus_register(Manager *m) {
         r = sd_bus_add_object_vtable(m->bus, NULL, PASSTHRU_PATH, MANAGER_INTERFACE, manager_vtable, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the Manager interface: %m");
+        r = sd_bus_add_object_vtable(m->bus, NULL, PASSTHRU_PATH, MANAGER_INTERFACE, reservations_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the Manager's reservations: %m");
         r = sd_bus_add_object_manager(m->bus, NULL, PASSTHRU_PATH);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the object manager: %m");

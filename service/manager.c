@@ -9,6 +9,7 @@
 #include "bus-paths.h"
 #include "log.h"
 #include "manager.h"
+#include "reservations-dbus.h"
 
 #define RUNTIME_DIR_DEFAULT "/run/passthru1"
 
@@ -72,6 +73,8 @@ Manager *manager_free(Manager *m) {
         free(m->records);
         safe_close(m->runtime_fd);
         free(m->runtime_dir);
+        free(m->config_dir);
+        reservations_done(&m->reservations);
         polkit_registry_done(&m->polkit);
         sd_bus_flush_close_unref(m->bus);
         machine_free(m->machine);
@@ -264,6 +267,8 @@ int manager_start(Manager *m) {
         r = manager_load_records(m);
         if (r < 0)
                 return r;
+        /* An unreadable file must not cost the service: Reserve reads it again and says so. */
+        (void) manager_load_reservations(m);
 
         r = connect_bus(m);
         if (r < 0)

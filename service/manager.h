@@ -11,6 +11,7 @@
 #include "daemon-config.h"
 #include "machine.h"
 #include "polkit.h"
+#include "reservations.h"
 #include "transaction.h"
 
 typedef struct Assignment Assignment;
@@ -22,6 +23,8 @@ typedef struct Manager {
         Machine *machine;
         PolkitRegistry polkit;
         DaemonConfig config;
+        char *config_dir;          /* $CONFIGURATION_DIRECTORY: the reservations */
+        Reservations reservations; /* as the file said when last read */
         char *runtime_dir;
         int runtime_fd;
         FunctionState *records; /* host drivers of the functions sent to vfio-pci */

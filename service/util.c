@@ -239,6 +239,10 @@ int safe_atou(const char *s, unsigned *ret) {
 }
 
 int write_file_atomic_at(int dirfd, const char *name, const char *content) {
+        return write_file_atomic_mode_at(dirfd, name, content, MODE_INVALID);
+}
+
+int write_file_atomic_mode_at(int dirfd, const char *name, const char *content, mode_t mode) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
         size_t n = strlen(content), done = 0;
@@ -257,7 +261,8 @@ int write_file_atomic_at(int dirfd, const char *name, const char *content) {
                 }
                 done += (size_t) k;
         }
-        if (fsync(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+        /* fchmod(), unlike the mode of open(), is not cut by the umask. */
+        if ((mode != MODE_INVALID && fchmod(fd, mode) < 0) || fsync(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
                 int r = -errno;
                 (void) unlinkat(dirfd, tmp, 0);
                 return r;

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -41,3 +42,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
 /* Replaces dirfd/name by content atomically: a temporary file, fsync, rename, fsync of the
  * directory. Readers see the old or the new content, never a part. */
 int write_file_atomic_at(int dirfd, const char *name, const char *content);
+/* The same with the file's mode set whatever the umask (MODE_INVALID: 0644 less the umask). */
+#define MODE_INVALID ((mode_t) -1)
+int write_file_atomic_mode_at(int dirfd, const char *name, const char *content, mode_t mode);

@@ -16,6 +16,7 @@ for f in "$libexecdir/passthrud" "$prefix/bin/passthructl" \
          "$prefix/share/dbus-1/system.d/org.passthru1.conf" \
          "$prefix/share/dbus-1/system-services/org.passthru1.service" \
          "$prefix/lib/systemd/system/passthrud.service" \
+         "$prefix/lib/systemd/system/passthrud-reservations.service" \
          "$prefix/share/polkit-1/actions/org.passthru1.policy" \
          "$prefix/share/man/man1/passthructl.1" "$prefix/share/man/man8/passthrud.8" \
          "$prefix/share/man/man5/org.passthru1.5" \

@@ -68,14 +68,18 @@ hostunits=/usr/lib/systemd/system
 mkdir -p "$root/usr/lib/systemd/system"
 cp -an "$hostunits/." "$root/usr/lib/systemd/system/"
 if [ "$root$unitdir" != "$root/usr/lib/systemd/system" ]; then
-        rm -f "$root/usr/lib/systemd/system/passthrud.service" "$root/usr/lib/systemd/system/dbus-org.passthru1.service"
+        rm -f "$root/usr/lib/systemd/system/passthrud.service" "$root/usr/lib/systemd/system/dbus-org.passthru1.service" \
+              "$root/usr/lib/systemd/system/passthrud-reservations.service"
 fi
-if out=$(MANPATH=$root$mandir systemd-analyze verify --man=yes --root="$root" "$unit" 2>&1) && [ -z "$out" ]; then
-        ok "systemd-analyze verify $unitdir/passthrud.service (ExecStart=, dependencies, Documentation=) is clean"
-else
-        not_ok "systemd-analyze verify $unitdir/passthrud.service:"
-        indent <<<"${out:-(exit status non-zero, no message)}"
-fi
+for name in passthrud.service passthrud-reservations.service; do
+        if out=$(MANPATH=$root$mandir systemd-analyze verify --man=yes --root="$root" "$root$unitdir/$name" 2>&1) &&
+           [ -z "$out" ]; then
+                ok "systemd-analyze verify $unitdir/$name (ExecStart=, dependencies, Documentation=) is clean"
+        else
+                not_ok "systemd-analyze verify $unitdir/$name:"
+                indent <<<"${out:-(exit status non-zero, no message)}"
+        fi
+done
 
 # 3. The XML files are well-formed.
 for f in "$policy" "$interfaces" "$actions"; do

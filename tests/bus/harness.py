@@ -226,8 +226,10 @@ def parse_listing(path):
 class Bed:
     """One private bus + one passthrud on one simulated machine."""
 
-    def __init__(self, listing=STOCK, start_timeout=20, step_timeout=2, daemon_args=()):
+    def __init__(self, listing=STOCK, start_timeout=20, step_timeout=2, daemon_args=(), boot=False):
+        """boot: the machine starts without the daemon (apply_reservations, then start_deferred)."""
         self.listing = listing
+        self.boot = boot
         self.daemon_args = list(daemon_args)
         self.start_timeout = start_timeout
         self.step_timeout = step_timeout
@@ -238,6 +240,8 @@ class Bed:
         # The daemon's own: $RUNTIME_DIRECTORY (journals, host-drivers) and --config.
         self.runtime_dir = os.path.join(self.dir, "run")
         self.config = os.path.join(self.dir, "passthrud.conf")
+        # $CONFIGURATION_DIRECTORY: the reservations (/etc/passthru1 on a real system).
+        self.config_dir = os.path.join(self.dir, "etc")
         # supervise.sh (pcisim's COMMAND) starts passthrud, writes its pid here, reads "start" there.
         self.daemon_pidfile = os.path.join(self.dir, "passthrud.pid")
         self.control = os.path.join(self.dir, "supervise.fifo")
@@ -286,12 +290,57 @@ class Bed:
         if not os.path.exists(self.control):
             os.mkfifo(self.control, 0o600)
         daemon = [os.environ["PASSTHRUD"], f"--config={self.config}", *self.daemon_args]
-        env = dict(self.env, PASSTHRU_LOG_LEVEL="debug", RUNTIME_DIRECTORY=self.runtime_dir, **(extra_env or {}))
+        env = dict(self.env, PASSTHRU_LOG_LEVEL="debug", RUNTIME_DIRECTORY=self.runtime_dir,
+                   CONFIGURATION_DIRECTORY=self.config_dir, SUPERVISE_DEFER_START="1" if self.boot else "0",
+                   **(extra_env or {}))
         self.log = open(self.daemon_log, "a")
         self.sim = subprocess.Popen([os.environ["PCISIM"], "--pidfile", self.pidfile, "--uevent-log", self.uevent_log,
                                      self.listing, "--", SUPERVISE, self.control, self.daemon_pidfile, *daemon],
                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        if self.boot:
+            self.wait_for(lambda: os.path.exists(self.pidfile), "pcisim to start")
+            return
         self.wait_for(lambda: os.path.exists(self.daemon_pidfile), "the supervisor to start passthrud")
+        self.daemon_expected = True
+        self.wait_for(self.name_has_owner, "passthrud to own org.passthru1", self.start_timeout)
+
+    def _supervise(self, command):
+        fd = os.open(self.control, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, command.encode() + b"\n")
+        finally:
+            os.close(fd)
+
+    def write_reservations(self, text):
+        os.makedirs(self.config_dir, exist_ok=True)
+        with open(os.path.join(self.config_dir, "reservations"), "w") as f:
+            f.write(text)
+
+    def reservations_file(self):
+        """The reservations file's text, None when there is none."""
+        try:
+            with open(os.path.join(self.config_dir, "reservations")) as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def apply_reservations(self, timeout=30):
+        """passthrud --apply-reservations on the simulated machine, as the boot unit runs it:
+        (exit status, its log)."""
+        status = os.path.join(self.dir, f"apply-{time.monotonic_ns()}")
+        self._supervise(f"apply {status}")
+        self.wait_for(lambda: os.path.exists(status), "passthrud --apply-reservations to finish", timeout)
+        code = int(open(status).read().strip())
+        log = open(status + ".log").read()
+        with open(self.daemon_log, "a") as f:
+            f.write(f"---- passthrud --apply-reservations (exit {code}) ----\n{log}----\n")
+        return code, log
+
+    def start_deferred(self):
+        """Starts the daemon on a machine started with boot=True."""
+        self.boot = False
+        self._supervise("start")
+        self.wait_for(lambda: os.path.exists(self.daemon_pidfile), "supervise.sh to start passthrud")
         self.daemon_expected = True
         self.wait_for(self.name_has_owner, "passthrud to own org.passthru1", self.start_timeout)
 
