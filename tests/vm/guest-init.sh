@@ -105,6 +105,19 @@ echo passthru-guest >/etc/hostname
 hostname passthru-guest
 ip link set lo up
 
+# --- early boot hook ------------------------------------------------------------
+# $PASSTHRU_VM_EARLY (a script, from the environment run-guest.sh passes on) runs here,
+# before udev's coldplug loads any driver: where passthrud-reservations.service runs on a
+# real boot. Its output goes to the scenario's stream, its exit status to
+# /run/passthru-vm-early.status for the scenario to check.
+early=$(. "$R/env" 2>/dev/null; echo "${PASSTHRU_VM_EARLY:-}")
+if [ -n "$early" ]; then
+        log "running the early hook $early"
+        ( . "$R/env"; "$early" ) </dev/null >/dev/ttyS1 2>&1
+        echo $? >/run/passthru-vm-early.status
+        log "early hook exited with $(cat /run/passthru-vm-early.status)"
+fi
+
 # --- udev -----------------------------------------------------------------------
 # The daemon under test follows udev's netlink group, so udevd must run; it
 # also loads the drivers by modalias (coldplug).
