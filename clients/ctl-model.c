@@ -5,6 +5,7 @@
  */
 #include <assert.h>
 
+#include "ctl-bus.h"
 #include "ctl-model.h"
 
 /* ---- property parsers ------------------------------------------------------------- */
@@ -182,15 +183,57 @@ static int parse_blockers(sd_bus_message *m, void *field) {
         return 0;
 }
 
+/* Fills both Manager.reservations and Manager.n_reservations (offset 0, like Blockers). */
+static int parse_reservations(sd_bus_message *m, void *field) {
+        _cleanup_free_ Reservation *l = NULL;
+        Manager *manager = field;
+        size_t n = 0, allocated = 0;
+        const char *address, *ids, *description;
+        int r;
+
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "(sss)");
+        if (r < 0)
+                return r;
+
+        while ((r = sd_bus_message_read(m, "(sss)", &address, &ids, &description)) > 0) {
+                if (n >= allocated) {
+                        size_t a = MAX(allocated * 2, (size_t) 4);
+                        Reservation *t = realloc(l, a * sizeof(Reservation));
+
+                        if (!t)
+                                return -ENOMEM;
+                        l = t;
+                        allocated = a;
+                }
+                l[n++] = (Reservation) {
+                        .address = address,
+                        .ids = ids,
+                        .description = description,
+                };
+        }
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+
+        free(manager->reservations);
+        manager->reservations = TAKE_PTR(l);
+        manager->n_reservations = n;
+        return 0;
+}
+
 #define FIELD(type, f) offsetof(type, f)
 
 static const PropertyMap manager_map[] = {
-        { "Version",            "s",     parse_string, FIELD(Manager, version)       },
-        { "IommuEnabled",       "b",     parse_bool,   FIELD(Manager, iommu_enabled) },
-        { "IommuDriver",        "s",     parse_string, FIELD(Manager, iommu_driver)  },
-        { "Groups",             "ao",    parse_strv,   FIELD(Manager, groups)        },
-        { "Devices",            "ao",    parse_strv,   FIELD(Manager, devices)       },
-        { "Gpus",               "ao",    parse_strv,   FIELD(Manager, gpus)          },
+        { "Version",            "s",      parse_string,       FIELD(Manager, version)       },
+        { "IommuEnabled",       "b",      parse_bool,         FIELD(Manager, iommu_enabled) },
+        { "IommuDriver",        "s",      parse_string,       FIELD(Manager, iommu_driver)  },
+        { "Groups",             "ao",     parse_strv,         FIELD(Manager, groups)        },
+        { "Devices",            "ao",     parse_strv,         FIELD(Manager, devices)       },
+        { "Gpus",               "ao",     parse_strv,         FIELD(Manager, gpus)          },
+        { "Reservations",       "a(sss)", parse_reservations, 0                             },
         {}
 };
 
@@ -321,6 +364,7 @@ static void manager_done(Manager *m) {
         free(m->groups);
         free(m->devices);
         free(m->gpus);
+        free(m->reservations);
 }
 
 void model_done(Model *m) {
@@ -549,6 +593,38 @@ int model_parse_manager(sd_bus_message *reply, Model *m) {
         return 0;
 }
 
+int model_acquire(sd_bus *bus, bool for_json, Model *ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL, *manager_reply = NULL;
+        _cleanup_(model_done) Model m = {};
+        int r;
+
+        r = bus_call(bus, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", &reply, NULL);
+        if (r < 0)
+                return r;
+
+        r = model_parse(reply, &m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse the reply of GetManagedObjects(): %m");
+
+        r = bus_call(bus, "org.freedesktop.DBus.Properties", "GetAll", &manager_reply, "s",
+                     PASSTHRU_MANAGER_INTERFACE);
+        if (r < 0)
+                return r;
+        r = model_parse_manager(manager_reply, &m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse the Manager's properties: %m");
+
+        if (!for_json) {
+                r = model_make_printable(&m);
+                if (r < 0)
+                        return log_oom();
+        }
+
+        *ret = m;
+        m = (Model) {};
+        return 0;
+}
+
 int findings_parse(sd_bus_message *reply, Findings *ret) {
         _cleanup_(findings_done) Findings f = {
                 .reply = sd_bus_message_ref(reply),
@@ -619,6 +695,19 @@ int model_make_printable(Model *m) {
         r = MODEL_PRINTABLE(m, &m->manager.iommu_driver);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < m->manager.n_reservations; i++) {
+                Reservation *x = m->manager.reservations + i;
+
+                r = MODEL_PRINTABLE(m, &x->address);
+                if (r < 0)
+                        return r;
+                r = MODEL_PRINTABLE(m, &x->ids);
+                if (r < 0)
+                        return r;
+                r = MODEL_PRINTABLE(m, &x->description);
+                if (r < 0)
+                        return r;
+        }
 
         for (size_t i = 0; i < m->n_devices; i++) {
                 Device *d = m->devices + i;
@@ -695,6 +784,10 @@ static int device_path_search(const void *key, const void *elem) {
         return strcmp(key, ((const Device *) elem)->path);
 }
 
+static int device_address_search(const void *key, const void *elem) {
+        return strcmp(key, (*(Device * const *) elem)->address);
+}
+
 static int group_path_search(const void *key, const void *elem) {
         return strcmp(key, (*(Group * const *) elem)->path);
 }
@@ -709,6 +802,24 @@ Device *model_device_by_path(const Model *m, const char *path) {
         if (m->n_devices == 0)
                 return NULL;
         return bsearch(path, m->devices, m->n_devices, sizeof(Device), device_path_search);
+}
+
+Device *model_device_by_address(const Model *m, const char *address) {
+        Device **d;
+
+        if (m->n_devices == 0)
+                return NULL;
+        /* devices_by_address is sorted by address, then path: any of equal ones will do
+         * (the daemon has one object per address). */
+        d = bsearch(address, m->devices_by_address, m->n_devices, sizeof(Device *), device_address_search);
+        return d ? *d : NULL;
+}
+
+const Reservation *model_reservation_by_address(const Model *m, const char *address) {
+        for (size_t i = 0; i < m->manager.n_reservations; i++)
+                if (streq(m->manager.reservations[i].address, address))
+                        return m->manager.reservations + i;
+        return NULL;
 }
 
 Group *model_group_by_path(const Model *m, const char *path) {

@@ -57,12 +57,21 @@ struct Group {
         const char *owner, *domain;
 };
 
+/* One function reserved for vfio-pci at boot (Manager.Reservations). */
+typedef struct Reservation {
+        const char *address;            /* canonical, "0000:26:00.0" */
+        const char *ids;                /* "vendor:device" when it was reserved, "10de:1f82" */
+        const char *description;        /* what it was, may be "" */
+} Reservation;
+
 typedef struct Manager {
         bool present;
         const char *version;
         bool iommu_enabled;
         const char *iommu_driver;
         const char **groups, **devices, **gpus;
+        Reservation *reservations;      /* sorted by address, as the daemon sends them */
+        size_t n_reservations;
 } Manager;
 
 typedef struct Model {
@@ -108,6 +117,10 @@ int model_parse(sd_bus_message *reply, Model *ret);
  * manager at /org/passthru1 reports the objects below it, not itself. Takes a reference. */
 int model_parse_manager(sd_bus_message *reply, Model *m);
 
+/* GetManagedObjects() and GetAll() of the Manager, parsed (and made printable unless
+ * for_json). Logs on failure. */
+int model_acquire(sd_bus *bus, bool for_json, Model *ret);
+
 /* Parses a Diagnose() reply (a(sss)); *ret takes a reference on reply. */
 int findings_parse(sd_bus_message *reply, Findings *ret);
 
@@ -117,6 +130,10 @@ int model_make_printable(Model *m);
 int findings_make_printable(Findings *f);
 
 Device *model_device_by_path(const Model *m, const char *path);
+/* The device whose Address is address (canonical form), NULL when there is none. */
+Device *model_device_by_address(const Model *m, const char *address);
+/* The reservation of address (canonical form), NULL when there is none. */
+const Reservation *model_reservation_by_address(const Model *m, const char *address);
 Group *model_group_by_path(const Model *m, const char *path);
 Group *model_group_by_number(const Model *m, uint32_t number);
 

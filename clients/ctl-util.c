@@ -165,6 +165,34 @@ int address_from_device_path(const char *path, char buf[static 13]) {
         return 0;
 }
 
+char *address_normalize(const char *s) {
+        const char *p;
+        size_t colons = 0;
+        char *r, *last;
+
+        p = startswith(s, "pci_");
+        if (p) {
+                /* pci_DDDD_BB_SS_F: the last '_' separates the function, the others are ':'. */
+                r = strdup(p);
+                if (!r)
+                        return NULL;
+                last = strrchr(r, '_');
+                for (char *i = r; *i; i++)
+                        if (*i == '_')
+                                *i = i == last ? '.' : ':';
+        } else {
+                for (const char *i = s; *i; i++)
+                        colons += *i == ':';
+                /* BB:SS.F: domain 0000 */
+                if (asprintf(&r, "%s%s", colons == 1 ? "0000:" : "", s) < 0)
+                        return NULL;
+        }
+
+        for (char *i = r; *i; i++)
+                *i = (char) tolower((unsigned char) *i);
+        return r;
+}
+
 int safe_atou32(const char *s, uint32_t *ret) {
         unsigned long long v;
         char *end;

@@ -150,6 +150,12 @@ const char *address_short(const char *addr) _pure_;
  * at least 13 bytes). Returns -EINVAL when the path is not a device path. */
 int address_from_device_path(const char *path, char buf[static 13]);
 
+/* The canonical form of an address as the user typed it, for looking it up among the
+ * daemon's (canonical) ones: "26:00.0", "0000:26:00.0", "pci_0000_26_00_0" (any case) →
+ * "0000:26:00.0". Does not validate (the daemon does): anything else comes back lower-cased.
+ * Returns a new string, NULL on OOM. */
+char *address_normalize(const char *s);
+
 /* "/org/passthru1/group/16" → 16. Returns -EINVAL when the path is not a group path. */
 int group_from_path(const char *path, uint32_t *ret);
 

@@ -7,7 +7,8 @@
  * docs/passthructl.md and are an interface). Every verb that shows objects makes exactly
  * one GetManagedObjects() call (plus GetDevice()/GetGroup()/Diagnose() where needed) and
  * works on the sorted snapshot of ctl-model.c. monitor lives in ctl-monitor.c; detach
- * and reattach resolve their target here and run in ctl-assign.c.
+ * and reattach resolve their target here and run in ctl-assign.c; reserve, unreserve and
+ * reservations run in ctl-reserve.c.
  *
  * Exit statuses: 0 success, 1 failure (bus or daemon error, daemon not running),
  * 2 usage error.
@@ -22,6 +23,7 @@
 #include "ctl-json.h"
 #include "ctl-model.h"
 #include "ctl-monitor.h"
+#include "ctl-reserve.h"
 #include "ctl-table.h"
 #include "ctl-util.h"
 
@@ -317,31 +319,7 @@ static void json_findings(JsonWriter *w, const Findings *f) {
 /* ---- fetching ---------------------------------------------------------------------------- */
 
 static int acquire_model(sd_bus *bus, Model *ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL, *manager_reply = NULL;
-        int r;
-
-        r = bus_call(bus, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", &reply, NULL);
-        if (r < 0)
-                return r;
-
-        r = model_parse(reply, ret);
-        if (r < 0)
-                return log_error_errno(r, "Failed to parse the reply of GetManagedObjects(): %m");
-
-        r = bus_call(bus, "org.freedesktop.DBus.Properties", "GetAll", &manager_reply, "s",
-                     PASSTHRU_MANAGER_INTERFACE);
-        if (r < 0)
-                return r;
-        r = model_parse_manager(manager_reply, ret);
-        if (r < 0)
-                return log_error_errno(r, "Failed to parse the Manager's properties: %m");
-
-        if (!arg_json) {
-                r = model_make_printable(ret);
-                if (r < 0)
-                        return log_oom();
-        }
-        return 0;
+        return model_acquire(bus, arg_json, ret);
 }
 
 static int acquire_findings(sd_bus *bus, Findings *ret) {
@@ -533,6 +511,9 @@ static int verb_status(sd_bus *bus, _unused_ char **args) {
                         continue;
                 print_kv(NULL, "%s%s%s %s: %s", ansi(color), x->severity, ansi_normal(), x->id, x->advice);
         }
+        if (m.manager.n_reservations > 0)
+                print_kv("Reserved", "%zu function%s for vfio-pci at boot (see 'passthructl reservations')",
+                         m.manager.n_reservations, m.manager.n_reservations == 1 ? "" : "s");
 
         for (size_t i = 0; i < m.n_devices; i++) {
                 const Device *d = m.devices_by_address[i];
@@ -1008,6 +989,34 @@ static int verb_reattach(sd_bus *bus, char **args) {
         return verb_assign(bus, args, ASSIGN_REATTACH);
 }
 
+static ReserveOptions reserve_options(void) {
+        return (ReserveOptions) {
+                .override = arg_override,
+                .ask_password = arg_ask_password,
+                .json = arg_json,
+                .json_pretty = arg_json_pretty,
+        };
+}
+
+static int verb_reserve(sd_bus *bus, char **args) {
+        ReserveOptions o = reserve_options();
+
+        /* The daemon parses and validates the address; we pass it on verbatim. */
+        return run_reserve(bus, args[0], &o);
+}
+
+static int verb_unreserve(sd_bus *bus, char **args) {
+        ReserveOptions o = reserve_options();
+
+        return run_unreserve(bus, args[0], &o);
+}
+
+static int verb_reservations(sd_bus *bus, _unused_ char **args) {
+        ReserveOptions o = reserve_options();
+
+        return run_reservations(bus, &o);
+}
+
 /* ---- command line ------------------------------------------------------------------------ */
 
 static int help(void) {
@@ -1039,6 +1048,13 @@ static int help(void) {
                "  reattach group N     Give every endpoint of IOMMU group N back to its host\n"
                "                       driver; detach and reattach need authorization (polkit\n"
                "                       action org.passthru1.device.assign)\n"
+               "  reserve ADDRESS      Give one PCI function to vfio-pci early at every boot,\n"
+               "                       from the next one on; changes nothing now (detach does)\n"
+               "  unreserve ADDRESS    Remove the reservation of a function; changes nothing now\n"
+               "                       (reattach does); reserve and unreserve need\n"
+               "                       authorization (polkit action org.passthru1.configure)\n"
+               "  reservations         List the functions reserved for vfio-pci at boot, and\n"
+               "                       the driver each has now\n"
                "  help                 Show this help\n"
                "\n"
                "Options:\n"
@@ -1051,9 +1067,9 @@ static int help(void) {
                "     --no-color        Same as --color=never\n"
                "     --dry-run         detach, reattach: print the steps that would be done,\n"
                "                       change nothing\n"
-               "     --override        detach, reattach: proceed although the host needs the\n"
-               "                       device (boot VGA of a live session, root disk\n"
-               "                       controller, ...); also needs org.passthru1.override\n"
+               "     --override        detach, reattach, reserve: proceed although the host\n"
+               "                       needs the device (boot VGA of a live session, root\n"
+               "                       disk controller, ...); also needs org.passthru1.override\n"
                "     --no-ask-password Do not ask for a password: fail when polkit would need\n"
                "                       one (no polkit agent is started)\n"
                "\n"
@@ -1083,6 +1099,8 @@ static int help(void) {
                "                                    What giving group 16 to vfio-pci would do\n"
                "  %1$s detach group 16       Give group 16 to vfio-pci\n"
                "  %1$s reattach 26:00.1      Give one function back to its host driver\n"
+               "  %1$s reserve 26:00.0       Give 26:00.0 to vfio-pci at every boot\n"
+               "  %1$s reservations          What is given to vfio-pci at boot\n"
                "\n"
                "See passthructl(1); the JSON output is described in passthructl.md.\n",
                program_invocation_short_name);
@@ -1102,33 +1120,49 @@ typedef struct Verb {
 } Verb;
 
 static const Verb verbs[] = {
-        { "status",   0, 0, true,  verb_status   },
-        { "list",     0, 0, true,  verb_list     },
-        { "show",     1, 2, true,  verb_show     },
-        { "diagnose", 0, 0, true,  verb_diagnose },
-        { "monitor",  0, 0, true,  verb_monitor  },
-        { "rescan",   0, 0, true,  verb_rescan   },
-        { "detach",   1, 2, true,  verb_detach   },
-        { "reattach", 1, 2, true,  verb_reattach },
-        { "help",     0, 0, false, verb_help     },
+        { "status",       0, 0, true,  verb_status       },
+        { "list",         0, 0, true,  verb_list         },
+        { "show",         1, 2, true,  verb_show         },
+        { "diagnose",     0, 0, true,  verb_diagnose     },
+        { "monitor",      0, 0, true,  verb_monitor      },
+        { "rescan",       0, 0, true,  verb_rescan       },
+        { "detach",       1, 2, true,  verb_detach       },
+        { "reattach",     1, 2, true,  verb_reattach     },
+        { "reserve",      1, 1, true,  verb_reserve      },
+        { "unreserve",    1, 1, true,  verb_unreserve    },
+        { "reservations", 0, 0, true,  verb_reservations },
+        { "help",         0, 0, false, verb_help         },
 };
 
 static int verify_args(const Verb *v, char **args, size_t n) {
         bool assign = streq(v->name, "detach") || streq(v->name, "reattach");
+        bool reserve = streq(v->name, "reserve") || streq(v->name, "unreserve");
         uint32_t number;
 
         /* Ignoring them would do for real what was meant as a trial, or without the
          * override asked for. */
-        if ((arg_dry_run || arg_override) && !assign)
-                return log_usage("Options '--dry-run' and '--override' are only for 'detach' and 'reattach'.");
+        if (arg_dry_run && !assign)
+                return log_usage("Option '--dry-run' is only for 'detach' and 'reattach'.");
+        if (arg_override && !assign && !streq(v->name, "reserve"))
+                return log_usage("Option '--override' is only for 'detach', 'reattach' and 'reserve'.");
+
+        /* A reservation is of one function: its address, never a group's number. */
+        if (reserve && n > 0 && streq(args[0], "group"))
+                return log_usage("'%s' takes the ADDRESS of one function, not a group: %s each function "
+                                 "of the group ('passthructl show group N' lists them).", v->name, v->name);
 
         if (n < v->min_args) {
                 if (assign)
                         return log_usage("'%s' needs an ADDRESS, or 'group N'.", v->name);
+                if (reserve)
+                        return log_usage("'%s' needs an ADDRESS.", v->name);
                 return log_usage("Too few arguments for '%s'.", v->name);
         }
-        if (n > v->max_args)
+        if (n > v->max_args) {
+                if (reserve)
+                        return log_usage("Too many arguments for '%s': one ADDRESS at a time.", v->name);
                 return log_usage("Too many arguments for '%s'.", v->name);
+        }
 
         /* ADDRESS, or "group N". */
         if (streq(v->name, "show") || assign) {

@@ -2,7 +2,8 @@
 /*
  * Unit test of passthructl's JSON writer (ctl-json.c): escaping, commas in nested
  * containers, pretty printing and streaming; and of the steps of detach/reattach
- * (ctl-steps.c): their JSON array, their human lines, the count of functions they name.
+ * (ctl-steps.c): their JSON array, their human lines, the count of functions they name;
+ * and of address_normalize() (ctl-util.c), which finds a typed address among the daemon's.
  * Owns nothing; exits non-zero on failure.
  */
 #include <assert.h>
@@ -219,6 +220,30 @@ static void test_steps_lines(void) {
         expect("after remove", steps.items[3].step, "probe");
 }
 
+static void test_address_normalize(void) {
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "0000:26:00.0",             "0000:26:00.0"     },
+                { "26:00.0",                  "0000:26:00.0"     },
+                { "0A:1F.7",                  "0000:0a:1f.7"     },
+                { "0001:26:00.1",             "0001:26:00.1"     },
+                { "ABCD:26:00.1",             "abcd:26:00.1"     },
+                { "10000:00:01.0",            "10000:00:01.0"    },
+                { "pci_0000_26_00_1",         "0000:26:00.1"     },
+                { "pci_000A_0B_1c_3",         "000a:0b:1c.3"     },
+                { "",                         ""                 },
+                { "nonsense",                 "nonsense"         },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *s = address_normalize(cases[i].in);
+
+                assert(s);
+                expect(cases[i].in, s, cases[i].out);
+        }
+}
+
 int main(void) {
         test_escape();
         test_short();
@@ -226,6 +251,7 @@ int main(void) {
         test_stream();
         test_steps_json();
         test_steps_lines();
+        test_address_normalize();
 
         if (failures > 0) {
                 fprintf(stderr, "%d failure(s)\n", failures);

@@ -49,9 +49,25 @@ usage_error "Unknown option '--frobnicate'."                      detach --frobn
 usage_error "Unknown option '--dry-runs'."                        detach --dry-runs group 16
 usage_error "Option '--override' takes no argument."              detach --override=yes group 16
 usage_error "Option '--no-ask-password' takes no argument."       reattach --no-ask-password=1 26:00.0
-usage_error "Options '--dry-run' and '--override' are only for 'detach' and 'reattach'." rescan --dry-run
-usage_error "Options '--dry-run' and '--override' are only for 'detach' and 'reattach'." list --override
+usage_error "Option '--dry-run' is only for 'detach' and 'reattach'." rescan --dry-run
+usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." list --override
 usage_error "Invalid IOMMU group number 'x'."                     show group x
+
+# reserve, unreserve, reservations
+usage_error "'reserve' needs an ADDRESS."                         reserve
+usage_error "'unreserve' needs an ADDRESS."                       unreserve --json
+usage_error "Too many arguments for 'reserve': one ADDRESS at a time." reserve 26:00.0 26:00.1
+usage_error "Too many arguments for 'unreserve': one ADDRESS at a time." unreserve 26:00.0 26:00.1
+usage_error "'reserve' takes the ADDRESS of one function, not a group: reserve each function of the group ('passthructl show group N' lists them)." reserve group 16
+usage_error "'reserve' takes the ADDRESS of one function, not a group:" reserve group
+usage_error "'unreserve' takes the ADDRESS of one function, not a group: unreserve each function" unreserve group 16
+usage_error "Too many arguments for 'reservations'."              reservations 26:00.0
+usage_error "Option '--dry-run' is only for 'detach' and 'reattach'." reserve --dry-run 26:00.0
+usage_error "Option '--dry-run' is only for 'detach' and 'reattach'." unreserve 26:00.0 --dry-run
+usage_error "Option '--dry-run' is only for 'detach' and 'reattach'." reservations --dry-run
+usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." unreserve --override 26:00.0
+usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." reservations --override
+usage_error "Option '--override' takes no argument."              reserve --override=1 26:00.0
 
 # The help names the new commands and options.
 if ! "$ctl" --help >"$out" 2>"$err"; then
@@ -59,6 +75,7 @@ if ! "$ctl" --help >"$out" 2>"$err"; then
         failures=$((failures + 1))
 fi
 for word in "detach ADDRESS" "detach group N" "reattach ADDRESS" "reattach group N" \
+            "reserve ADDRESS" "unreserve ADDRESS" reservations org.passthru1.configure \
             --dry-run --override --no-ask-password org.passthru1.override; do
         if ! grep -qF -- "$word" "$out"; then
                 echo "FAIL: --help does not mention '$word'"
@@ -68,7 +85,9 @@ done
 
 # Well-formed commands get past the argument checks: without a bus they fail with 1.
 for args in "detach 26:00.0" "detach group 16 --dry-run --override --no-ask-password --json" \
-            "reattach group 0" "reattach pci_0000_26_00_1 --json=pretty"; do
+            "reattach group 0" "reattach pci_0000_26_00_1 --json=pretty" \
+            "reserve 26:00.0 --override --no-ask-password --json" "unreserve pci_0000_26_00_1 --no-ask-password" \
+            "reservations --json=pretty" "reserve 0000:26:00.0"; do
         # shellcheck disable=SC2086
         "$ctl" $args >"$out" 2>"$err"
         code=$?
