@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The bash completion of passthructl, sourced in a non-interactive bash and driven as bash
 # drives it (COMP_LINE, COMP_POINT, COMP_WORDS, COMP_CWORD), with a stub `passthructl` first
-# in PATH that answers `list --json` like a daemon would (or fails, like no daemon).
+# in PATH that answers `list --json` and `reservations --json` like a daemon would (or fails,
+# like no daemon).
 set -uo pipefail
 completion=$1
 stub=$(mktemp -d)
@@ -10,6 +11,10 @@ trap 'rm -rf "$stub"' EXIT
 cat >"$stub/passthructl" <<'EOF'
 #!/bin/sh
 [ -e "$(dirname "$0")/no-daemon" ] && { echo "passthructl: org.passthru1 is not running" >&2; exit 1; }
+if [ "$1 $2" = "reservations --json" ]; then
+        echo '{"reservations":[{"address":"0000:26:00.0","ids":"10de:1f82","description":"NVIDIA Corporation TU117 [GeForce GTX 1650]","present":true,"driver":"nvidia"},{"address":"0000:2f:00.0","ids":"10de:1f82","description":"","present":false,"driver":null}]}'
+        exit 0
+fi
 [ "$1 $2" = "list --json" ] || exit 2
 echo '{"iommu":{"enabled":true,"driver":"amd-iommu"},"groups":[{"number":0,"viable":true,"owner":"host","domain":"","blockers":[],"devices":[{"address":"0000:00:01.0","group":0}]},{"number":16,"viable":false,"owner":"host","domain":"","blockers":[{"address":"0000:26:00.0","reason":"bound to nvidia"}],"devices":[{"address":"0000:26:00.0","group":16,"slot":["0000:26:00.0","0000:26:00.1"]},{"address":"0000:26:00.1","group":16}]}],"ungrouped":[{"address":"0001:03:00.0","group":null}]}'
 EOF
@@ -55,8 +60,9 @@ check() {
 
 check "passthructl de"                  is    "detach"
 check "passthructl di"                  is    "diagnose"
-check "passthructl "                    is    "detach diagnose help list monitor reattach rescan show status"
-check "passthructl --json re"           is    "reattach rescan"
+check "passthructl "                    is    "detach diagnose help list monitor reattach rescan reservations reserve show status unreserve"
+check "passthructl --json re"           is    "reattach rescan reservations reserve"
+check "passthructl un"                  is    "unreserve"
 check "passthructl detach --"           has   "--dry-run --override --no-ask-password --json --help"
 check "passthructl reattach group 16 --d" is  "--dry-run"
 check "passthructl list --"             lacks "--dry-run --override"
@@ -73,10 +79,28 @@ check "passthructl show group "         is    "0 16"
 check "passthructl show group 1"        is    "16"
 check "passthructl show 26:00.0 "       is    ""
 check "passthructl status "             is    ""
+check "passthructl reserve --"          has   "--override --no-ask-password --json --help"
+check "passthructl reserve --"          lacks "--dry-run"
+check "passthructl unreserve --"        has   "--no-ask-password --json"
+check "passthructl unreserve --"        lacks "--dry-run --override"
+check "passthructl reservations --"     lacks "--dry-run --override --no-ask-password"
+check "passthructl reservations --j"    is    "--json --json=pretty --json=short"
+check "passthructl reserve "            is    "0001:03:00.0 00:01.0 26:00.0 26:00.1"
+check "passthructl reserve g"           is    ""
+check "passthructl reserve 26:"         is    "00.0 00.1"
+check "passthructl reserve pci_0000_26_00_" is "pci_0000_26_00_0 pci_0000_26_00_1"
+check "passthructl reserve 26:00.0 "    is    ""
+check "passthructl --override reserve 0000:26:00." is "00.0 00.1"
+check "passthructl unreserve "          is    "26:00.0 2f:00.0"
+check "passthructl unreserve 0000:"     is    "26:00.0 2f:00.0"
+check "passthructl unreserve 26:00.0 "  is    ""
+check "passthructl reservations "       is    ""
 
 touch "$stub/no-daemon"
 check "passthructl show "               is    "group"
 check "passthructl detach group "       is    ""
+check "passthructl reserve "            is    ""
+check "passthructl unreserve "          is    ""
 
 echo "$((n - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]
