@@ -11,6 +11,7 @@
 #include "bus-options.h"
 #include "bus-paths.h"
 #include "errors.h"
+#include "handoff.h"
 #include "holders.h"
 #include "log.h"
 #include "util.h"
@@ -46,7 +47,16 @@ static int append_steps(sd_bus_message *reply, const Plan *p) {
         if (r < 0)
                 return r;
         for (size_t i = 0; i < p->n_steps; i++) {
-                _cleanup_free_ char *desc = step_describe(&p->steps[i]);
+                _cleanup_free_ char *desc = NULL;
+
+                if (p->steps[i].kind < 0) {
+                        /* not a step: a consumer a Handoff dry-run found, its argument says who */
+                        r = sd_bus_message_append(reply, "(ss)", "consumer", strempty(p->steps[i].argument));
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                desc = step_describe(&p->steps[i]);
                 if (!desc)
                         return -ENOMEM;
                 r = sd_bus_message_append(reply, "(ss)", step_kind_to_string(p->steps[i].kind), desc);
@@ -56,7 +66,7 @@ static int append_steps(sd_bus_message *reply, const Plan *p) {
         return sd_bus_message_close_container(reply);
 }
 
-static int reply_steps(sd_bus_message *message, const Plan *p) {
+int bus_reply_steps(sd_bus_message *message, const Plan *p) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
@@ -69,6 +79,43 @@ static int reply_steps(sd_bus_message *message, const Plan *p) {
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* Gpu.State and StateChanged of each GPU the transaction touches, when it changed: the
+ * state is computed from what is verified (records, transactions), so it is never early. */
+static void emit_gpu_states(Manager *m, Assignment *a) {
+        for (size_t i = 0; i < a->transaction->journal.n_origins; i++) {
+                const PciAddress *addr = &a->transaction->journal.origins[i].address;
+                PciDevice *d = machine_find_device(m->machine, addr);
+                GpuStateMemo *memo = NULL;
+                char path[OBJECT_PATH_MAX];
+                const char *state;
+
+                if (!d || !pci_device_is_display(d))
+                        continue;
+                state = manager_gpu_state(m, d);
+                for (size_t k = 0; k < m->n_gpu_states; k++)
+                        if (pci_address_equal(&m->gpu_states[k].address, addr))
+                                memo = &m->gpu_states[k];
+                if (!memo) {
+                        GpuStateMemo *n = reallocarray(m->gpu_states, m->n_gpu_states + 1, sizeof(GpuStateMemo));
+                        if (!n)
+                                continue;
+                        m->gpu_states = n;
+                        memo = &m->gpu_states[m->n_gpu_states++];
+                        *memo = (GpuStateMemo) { .address = *addr };
+                        /* What clients saw before: the state as the model had it. */
+                        snprintf(memo->state, sizeof memo->state, "%s", pci_device_on_vfio(d) ? "detached" : "host");
+                }
+                device_object_path(addr, path);
+                (void) sd_bus_emit_properties_changed(m->bus, path, GPU_INTERFACE, "Step", NULL);
+                if (streq(memo->state, state))
+                        continue;
+                snprintf(memo->state, sizeof memo->state, "%s", state);
+                (void) sd_bus_emit_properties_changed(m->bus, path, GPU_INTERFACE, "State", "Domain", NULL);
+                (void) sd_bus_emit_signal(m->bus, path, GPU_INTERFACE, "StateChanged", "ss", state,
+                                          manager_gpu_domain(m, d));
+        }
+}
+
 static void emit_states(Manager *m, Assignment *a) {
         char path[OBJECT_PATH_MAX];
 
@@ -78,6 +125,7 @@ static void emit_states(Manager *m, Assignment *a) {
                 (void) sd_bus_emit_properties_changed(
                         m->bus, device_object_path(&a->transaction->journal.origins[i].address, path),
                         DEVICE_INTERFACE, "State", NULL);
+        emit_gpu_states(m, a);
 }
 
 static void on_progress(Transaction *t, const Step *s, bool undoing, void *userdata) {
@@ -88,6 +136,9 @@ static void on_progress(Transaction *t, const Step *s, bool undoing, void *userd
         log_info("Group %u: %s%s", a->group, undoing ? "undo: " : "", strempty(desc));
         (void) sd_bus_emit_signal(a->manager->bus, group_object_path(a->group, path), GROUP_INTERFACE, "Progress",
                                   "ss", undoing ? "rollback" : step_kind_to_string(s->kind), strempty(desc));
+        if (t->journal.has_gpu)
+                (void) sd_bus_emit_properties_changed(a->manager->bus, device_object_path(&t->journal.gpu, path),
+                                                      GPU_INTERFACE, "Step", NULL);
 }
 
 static void on_verified(Transaction *t, const Step *s, void *userdata) {
@@ -113,11 +164,18 @@ static void on_committed(Transaction *t, void *userdata) {
         r = manager_record_host_drivers(m, t);
         if (r < 0)
                 log_error_errno(r, "Failed to update the record of host drivers in %s: %m", m->runtime_dir);
+        r = manager_handoff_committed(m, t);
+        if (r < 0)
+                log_error_errno(r, "Failed to update the handoff record in %s: %m", m->runtime_dir);
         for (size_t i = 0; i < t->journal.n_origins; i++) {
                 char path[OBJECT_PATH_MAX];
                 (void) sd_bus_emit_properties_changed(m->bus, device_object_path(&t->journal.origins[i].address, path),
                                                       DEVICE_INTERFACE, "HostDriver", NULL);
         }
+}
+
+void bus_assignment_started(Manager *m, Assignment *a) {
+        emit_states(m, a);
 }
 
 void assignment_free(Assignment *a) {
@@ -153,8 +211,17 @@ static int reply_outcome(Assignment *a) {
         switch (t->outcome) {
         case TRANSACTION_SUCCEEDED:
                 log_info("Group %u: %s done (%zu steps).", a->group, op, t->done.n_steps);
-                return reply_steps(a->request, &t->done);
+                return bus_reply_steps(a->request, &t->done);
         case TRANSACTION_FAILED:
+                if (t->failure_kind == STEP_UNLOAD_MODULE &&
+                    (t->failure_errno == -EWOULDBLOCK || t->failure_errno == -EBUSY || t->failure_errno == -EAGAIN))
+                        return sd_bus_reply_method_errorf(
+                                a->request, PASSTHRU_ERROR_IN_USE,
+                                "Module %s is still in use: %s. %s 'passthructl consumers' lists the processes "
+                                "holding the GPU's nodes.",
+                                strempty(t->failure_argument), strempty(t->failure),
+                                t->undo_problems ? "The undo did not restore everything; see the daemon's journal."
+                                                 : "Everything done before was undone: the host is as it was.");
                 if (t->undo_problems)
                         return sd_bus_reply_method_errorf(
                                 a->request, PASSTHRU_ERROR_FAILED,
@@ -176,11 +243,34 @@ static int reply_outcome(Assignment *a) {
         }
 }
 
+/* A GPU whose Handoff or Return failed with an incomplete undo shows "failed" until one
+ * succeeds. */
+static void note_gpu_outcome(Manager *m, const Transaction *t) {
+        bool failed = t->outcome == TRANSACTION_FAILED && t->undo_problems;
+        size_t i;
+
+        if (!t->journal.has_gpu || t->outcome == TRANSACTION_RUNNING || t->outcome == TRANSACTION_STUCK)
+                return;
+        for (i = 0; i < m->n_failed_gpus; i++)
+                if (pci_address_equal(&m->failed_gpus[i], &t->journal.gpu))
+                        break;
+        if (!failed && i < m->n_failed_gpus && t->outcome == TRANSACTION_SUCCEEDED)
+                m->failed_gpus[i] = m->failed_gpus[--m->n_failed_gpus];
+        else if (failed && i == m->n_failed_gpus) {
+                PciAddress *n = reallocarray(m->failed_gpus, m->n_failed_gpus + 1, sizeof(PciAddress));
+                if (n) {
+                        m->failed_gpus = n;
+                        m->failed_gpus[m->n_failed_gpus++] = t->journal.gpu;
+                }
+        }
+}
+
 static void on_settled(Transaction *t, void *userdata) {
         Assignment *a = userdata;
         Manager *m = a->manager;
         int r;
 
+        note_gpu_outcome(m, t);
         if (a->request && !a->replied) {
                 a->replied = true;
                 r = reply_outcome(a);
@@ -207,8 +297,7 @@ static const TransactionHooks hooks = {
         .settled = on_settled,
 };
 
-static int assignment_new(Manager *m, unsigned group, sd_bus_message *request, Journal *j, Plan *p,
-                          Assignment **ret) {
+int assignment_new(Manager *m, unsigned group, sd_bus_message *request, Journal *j, Plan *p, Assignment **ret) {
         Assignment *a;
         int r;
 
@@ -231,7 +320,7 @@ static int assignment_new(Manager *m, unsigned group, sd_bus_message *request, J
         return 0;
 }
 
-static int stuck_or_busy(Manager *m, unsigned group, sd_bus_error *error) {
+int assignment_check_idle(Manager *m, unsigned group, sd_bus_error *error) {
         Assignment *a = manager_find_assignment(m, group);
 
         if (!a)
@@ -305,7 +394,7 @@ int bus_method_assign(sd_bus_message *message, Manager *m, Operation op, IommuGr
                                         "passthrud is shutting down; try again once it is back.");
 
         /* 4. one operation per group */
-        r = stuck_or_busy(m, g->number, error);
+        r = assignment_check_idle(m, g->number, error);
         if (r < 0)
                 return r;
 
@@ -349,7 +438,7 @@ int bus_method_assign(sd_bus_message *message, Manager *m, Operation op, IommuGr
                                          "changed.",
                                          g->number, strerror(ERRNO_VALUE(r)));
         if (o.dry_run)
-                return reply_steps(message, &p);
+                return bus_reply_steps(message, &p);
 
         /* 7. act; the reply comes when the transaction settles */
         r = assignment_new(m, g->number, message, &j, &p, &a);

@@ -124,9 +124,14 @@ int assign_plan(Manager *m, Operation op, unsigned group, PciDevice *const *devi
 }
 
 Assignment *manager_find_assignment(Manager *m, unsigned group) {
-        for (Assignment *a = m->assignments; a; a = a->next)
+        for (Assignment *a = m->assignments; a; a = a->next) {
                 if (a->group == group)
                         return a;
+                /* a handoff also takes the groups of the GPU's slot siblings */
+                for (size_t i = 0; i < a->transaction->journal.n_origins; i++)
+                        if (a->transaction->journal.origins[i].group == (int64_t) group)
+                                return a;
+        }
         return NULL;
 }
 
@@ -168,7 +173,7 @@ int manager_record_host_drivers(Manager *m, const Transaction *t) {
                 const FunctionState *o = &t->journal.origins[i];
                 FunctionState *rec = (FunctionState *) manager_find_record(m, &o->address);
 
-                if (t->journal.operation == OPERATION_REATTACH) {
+                if (t->journal.operation == OPERATION_REATTACH || t->journal.operation == OPERATION_RETURN) {
                         if (!rec)
                                 continue;
                         function_state_done(rec);

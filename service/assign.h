@@ -23,6 +23,16 @@ struct Assignment {
 
 Assignment *manager_find_assignment(Manager *m, unsigned group);
 
+/* Creates the assignment of a transaction (taking j and p; request NULL: a start-up undo)
+ * with the daemon's hooks: Progress, PropertiesChanged, records, the reply. */
+int assignment_new(Manager *m, unsigned group, sd_bus_message *request, Journal *j, Plan *p, Assignment **ret);
+/* Busy or Stuck (error set, -errno) when an operation on the group runs; 0 when idle. */
+int assignment_check_idle(Manager *m, unsigned group, sd_bus_error *error);
+/* Signals the states of a transaction that just started (Group/Device State, Gpu State). */
+void bus_assignment_started(Manager *m, Assignment *a);
+/* Replies a(ss): (step, description) of each step; a step of kind < 0 is ("consumer", argument). */
+int bus_reply_steps(sd_bus_message *message, const Plan *p);
+
 /* Unlinks it from its manager and frees it with its transaction. */
 void assignment_free(Assignment *a);
 

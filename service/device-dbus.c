@@ -7,6 +7,9 @@
 #include <stdio.h>
 
 #include "bus-paths.h"
+#include "assign.h"
+#include "handoff-dbus.h"
+#include "handoff.h"
 #include "log.h"
 #include "util.h"
 
@@ -153,7 +156,7 @@ static int property_get_power_state(sd_bus *bus, const char *path, const char *i
 }
 
 /* Slot (all functions of the slot) and Companions (the GPU's non-bridge siblings). */
-static int append_slot(sd_bus_message *reply, Machine *machine, PciDevice *d, bool companions_only) {
+static int append_slot(sd_bus_message *reply, Machine *machine, PciDevice *d) {
         size_t first, n;
         int r;
 
@@ -165,8 +168,6 @@ static int append_slot(sd_bus_message *reply, Machine *machine, PciDevice *d, bo
                 PciDevice *s = machine->devices[i];
                 char p[OBJECT_PATH_MAX];
 
-                if (companions_only && (s == d || pci_device_is_bridge(s)))
-                        continue;
                 r = sd_bus_message_append(reply, "o", device_object_path(&s->address, p));
                 if (r < 0)
                         return r;
@@ -177,21 +178,56 @@ static int append_slot(sd_bus_message *reply, Machine *machine, PciDevice *d, bo
 static int property_get_slot(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        return append_slot(reply, m->machine, DEVICE_OR_FAIL(userdata, path, error), false);
+        return append_slot(reply, m->machine, DEVICE_OR_FAIL(userdata, path, error));
 }
 
 static int property_get_companions(sd_bus *bus, const char *path, const char *interface, const char *property,
                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        return append_slot(reply, m->machine, DEVICE_OR_FAIL(userdata, path, error), true);
+        _cleanup_free_ PciDevice **functions = NULL;
+        size_t n;
+        int r;
+
+        r = gpu_functions(m->machine, DEVICE_OR_FAIL(userdata, path, error), &functions, &n);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "o");
+        if (r < 0)
+                return r;
+        for (size_t i = 1; i < n; i++) { /* [0] is the GPU */
+                char p[OBJECT_PATH_MAX];
+                r = sd_bus_message_append(reply, "o", device_object_path(&functions[i]->address, p));
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
 }
 
 static int property_get_gpu_state(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         PciDevice *d = DEVICE_OR_FAIL(userdata, path, error);
-        if (streq(manager_device_state(userdata, d), "stuck"))
-                return sd_bus_message_append(reply, "s", "stuck");
-        return sd_bus_message_append(reply, "s", pci_device_on_vfio(d) ? "detached" : "host");
+        return sd_bus_message_append(reply, "s", manager_gpu_state(userdata, d));
+}
+
+static int property_get_gpu_domain(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        PciDevice *d = DEVICE_OR_FAIL(userdata, path, error);
+        return sd_bus_message_append(reply, "s", manager_gpu_domain(userdata, d));
+}
+
+static int property_get_gpu_step(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        PciDevice *d = DEVICE_OR_FAIL(m, path, error);
+        _cleanup_free_ char *desc = NULL;
+
+        for (Assignment *a = m->assignments; a; a = a->next)
+                if (transaction_has_function(a->transaction, &d->address) && a->transaction->current &&
+                    a->transaction->outcome == TRANSACTION_RUNNING) {
+                        desc = step_describe(a->transaction->current);
+                        break;
+                }
+        return sd_bus_message_append(reply, "s", strempty(desc));
 }
 
 static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -225,13 +261,7 @@ static int method_reattach(sd_bus_message *message, void *userdata, sd_bus_error
 static int property_get_primary(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         PciDevice *d = DEVICE_OR_FAIL(userdata, path, error);
-        return sd_bus_message_append(reply, "b", d->boot_vga && !pci_device_on_vfio(d));
-}
-
-static int property_get_empty_string(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        (void) DEVICE_OR_FAIL(userdata, path, error);
-        return sd_bus_message_append(reply, "s", "");
+        return sd_bus_message_append(reply, "b", gpu_is_primary(d));
 }
 
 static const sd_bus_vtable device_vtable[] = {
@@ -267,10 +297,10 @@ static const sd_bus_vtable device_vtable[] = {
 static const sd_bus_vtable gpu_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("State", "s", property_get_gpu_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Domain", "s", property_get_empty_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Domain", "s", property_get_gpu_domain, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Companions", "ao", property_get_companions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Primary", "b", property_get_primary, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Step", "s", property_get_empty_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Step", "s", property_get_gpu_step, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,
 };
 
@@ -284,6 +314,10 @@ int device_bus_register(Manager *m) {
         r = sd_bus_add_fallback_vtable(m->bus, NULL, DEVICE_PATH_PREFIX, GPU_INTERFACE, gpu_vtable, gpu_find, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the Gpu interface: %m");
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, DEVICE_PATH_PREFIX, GPU_INTERFACE, gpu_methods_vtable, gpu_find,
+                                       m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the Gpu methods: %m");
         r = sd_bus_add_node_enumerator(m->bus, NULL, DEVICE_PATH_PREFIX, device_enumerate, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the device enumerator: %m");

@@ -25,6 +25,8 @@
 static const char *const operation_table[_OPERATION_MAX] = {
         [OPERATION_DETACH] = "detach",
         [OPERATION_REATTACH] = "reattach",
+        [OPERATION_HANDOFF] = "handoff",
+        [OPERATION_RETURN] = "return",
 };
 
 const char *operation_to_string(Operation o) {
@@ -47,6 +49,11 @@ void journal_done(Journal *j) {
         j->n_origins = 0;
         j->loaded_modules = strv_free(j->loaded_modules);
         j->step_text = mfree(j->step_text);
+        j->domain = mfree(j->domain);
+        j->consoles = strv_free(j->consoles);
+        j->framebuffers = strv_free(j->framebuffers);
+        j->unloaded_modules = strv_free(j->unloaded_modules);
+        j->has_gpu = false;
 }
 
 int runtime_dir_open(const char *path) {
@@ -71,10 +78,16 @@ static void journal_name(unsigned group, char buf[static 32]) {
 }
 
 int journal_write(int dirfd, const Journal *j) {
+        char name[32];
+
+        journal_name(j->group, name);
+        return journal_write_named(dirfd, name, j);
+}
+
+int journal_write_named(int dirfd, const char *name, const Journal *j) {
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
         FILE *f;
-        char name[32];
 
         f = open_memstream(&text, &size);
         if (!f)
@@ -89,11 +102,22 @@ int journal_write(int dirfd, const Journal *j) {
         }
         for (char **m = j->loaded_modules; m && *m; m++)
                 fprintf(f, "loaded %s\n", *m);
+        if (j->has_gpu) {
+                char a[PCI_ADDRESS_STRING_MAX];
+                fprintf(f, "gpu %s\n", pci_address_format(&j->gpu, a));
+        }
+        if (j->domain)
+                fprintf(f, "domain %s\n", j->domain);
+        for (char **c = j->consoles; c && *c; c++)
+                fprintf(f, "console %s\n", *c);
+        for (char **c = j->framebuffers; c && *c; c++)
+                fprintf(f, "framebuffer %s\n", *c);
+        for (char **m = j->unloaded_modules; m && *m; m++)
+                fprintf(f, "unloaded %s\n", *m);
         fprintf(f, "step %zu %s\n", j->step, strempty(j->step_text));
         if (fclose(f) != 0)
                 return -ENOMEM;
 
-        journal_name(j->group, name);
         return write_file_atomic_at(dirfd, name, text);
 }
 
@@ -186,6 +210,23 @@ int journal_read(int dirfd, const char *name, Journal *ret) {
                         c = strdup(v);
                         if (!c || strv_push(&j.loaded_modules, c) < 0)
                                 return -ENOMEM;
+                } else if ((v = startswith(*l, "gpu "))) {
+                        if (pci_address_parse(v, &j.gpu, NULL) < 0)
+                                return -EBADMSG;
+                        j.has_gpu = true;
+                } else if ((v = startswith(*l, "domain "))) {
+                        if (free_and_strdup(&j.domain, v) < 0)
+                                return -ENOMEM;
+                } else if ((v = startswith(*l, "console ")) || (v = startswith(*l, "framebuffer ")) ||
+                           (v = startswith(*l, "unloaded "))) {
+                        char ***list = (*l)[0] == 'c' ? &j.consoles : (*l)[0] == 'f' ? &j.framebuffers
+                                                                                      : &j.unloaded_modules;
+                        char *c;
+                        if (!driver_name_is_valid(v))
+                                return -EBADMSG;
+                        c = strdup(v);
+                        if (!c || strv_push(list, c) < 0)
+                                return -ENOMEM;
                 } else if ((v = startswith(*l, "step "))) {
                         char *sp = strchr(v, ' ');
                         int64_t step;
@@ -222,8 +263,15 @@ static int compare_strings(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+static int list_with_suffix(int dirfd, const char *suffix, char ***ret);
+
 int journal_list(int dirfd, char ***ret) {
+        return list_with_suffix(dirfd, ".journal", ret);
+}
+
+static int list_with_suffix(int dirfd, const char *suffix, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
+        size_t k = strlen(suffix);
         struct dirent *de;
         DIR *d;
         int fd;
@@ -239,7 +287,7 @@ int journal_list(int dirfd, char ***ret) {
         while ((de = readdir(d))) {
                 size_t n = strlen(de->d_name);
                 char *c;
-                if (de->d_name[0] == '.' || n < 9 || !streq(de->d_name + n - 8, ".journal"))
+                if (de->d_name[0] == '.' || n <= k || !streq(de->d_name + n - k, suffix))
                         continue;
                 c = strdup(de->d_name);
                 if (!c || strv_push(&l, c) < 0) {
@@ -252,6 +300,15 @@ int journal_list(int dirfd, char ***ret) {
                 qsort(l, strv_length(l), sizeof(char *), compare_strings);
         *ret = TAKE_PTR(l);
         return 0;
+}
+
+void handoff_record_name(const PciAddress *gpu, char buf[static 64]) {
+        char n[PCI_ADDRESS_STRING_MAX];
+        snprintf(buf, 64, "gpu-%s.handoff", pci_address_format_nodedev(gpu, n));
+}
+
+int handoff_record_list(int dirfd, char ***ret) {
+        return list_with_suffix(dirfd, ".handoff", ret);
 }
 
 int records_load(int dirfd, FunctionState **ret, size_t *ret_n) {

@@ -13,6 +13,8 @@
 typedef enum Operation {
         OPERATION_DETACH,
         OPERATION_REATTACH,
+        OPERATION_HANDOFF,
+        OPERATION_RETURN,
         _OPERATION_MAX,
         _OPERATION_INVALID = -EINVAL,
 } Operation;
@@ -28,6 +30,15 @@ typedef struct Journal {
         char **loaded_modules; /* modules this transaction loaded, unload order */
         size_t step;           /* index of the step about to run (informational) */
         char *step_text;
+
+        /* Handoff and Return: the GPU, its domain, and the host's hold the Handoff releases,
+         * as it was before (the undo and Return restore it): */
+        bool has_gpu;
+        PciAddress gpu;
+        char *domain;            /* NULL: none ("detach only") */
+        char **consoles;         /* vtconN bound to a frame buffer before */
+        char **framebuffers;     /* firmware frame buffers bound before */
+        char **unloaded_modules; /* modules loaded before and unloaded by it, in unload order */
 } Journal;
 
 void journal_done(Journal *j);
@@ -36,10 +47,18 @@ void journal_done(Journal *j);
 int runtime_dir_open(const char *path);
 
 int journal_write(int dirfd, const Journal *j);
+/* The same content under another name: the record of a GPU handed off ("gpu-…handoff"). */
+int journal_write_named(int dirfd, const char *name, const Journal *j);
 int journal_read(int dirfd, const char *name, Journal *ret);
 int journal_remove(int dirfd, unsigned group);
 /* The names of the journals left in the directory, sorted. */
 int journal_list(int dirfd, char ***ret);
+
+/* "gpu-pci_0000_26_00_0.handoff": the record of a handed-off GPU (a Journal of operation
+ * handoff, written when it commits, removed when Return commits). */
+void handoff_record_name(const PciAddress *gpu, char buf[static 64]);
+/* The handoff records in the directory, sorted. */
+int handoff_record_list(int dirfd, char ***ret);
 
 /* The host-drivers record: (address, driver, module) of each function sent to vfio-pci. */
 int records_load(int dirfd, FunctionState **ret, size_t *ret_n);

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include "assign.h"
+#include "handoff.h"
 #include "bus-paths.h"
 #include "log.h"
 #include "manager.h"
@@ -71,6 +72,11 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_records; i++)
                 function_state_done(&m->records[i]);
         free(m->records);
+        for (size_t i = 0; i < m->n_handoffs; i++)
+                journal_done(&m->handoffs[i]);
+        free(m->handoffs);
+        free(m->failed_gpus);
+        free(m->gpu_states);
         safe_close(m->runtime_fd);
         free(m->runtime_dir);
         free(m->config_dir);
@@ -265,6 +271,9 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r;
         r = manager_load_records(m);
+        if (r < 0)
+                return r;
+        r = manager_load_handoffs(m);
         if (r < 0)
                 return r;
         /* An unreadable file must not cost the service: Reserve reads it again and says so. */

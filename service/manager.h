@@ -15,6 +15,10 @@
 #include "transaction.h"
 
 typedef struct Assignment Assignment;
+typedef struct GpuStateMemo {
+        PciAddress address;
+        char state[16];
+} GpuStateMemo;
 
 typedef struct Manager {
         sd_event *event;
@@ -29,7 +33,13 @@ typedef struct Manager {
         int runtime_fd;
         FunctionState *records; /* host drivers of the functions sent to vfio-pci */
         size_t n_records;
-        Assignment *assignments; /* Detach/Reattach (or start-up undo) in progress, one per group */
+        Assignment *assignments; /* Detach/Reattach/Handoff/Return (or start-up undo) in progress, one per group */
+        Journal *handoffs;       /* the records of the GPUs handed off */
+        size_t n_handoffs;
+        PciAddress *failed_gpus; /* whose last Handoff or Return failed with an incomplete undo */
+        size_t n_failed_gpus;
+        struct GpuStateMemo *gpu_states; /* the Gpu.State last signalled, per GPU */
+        size_t n_gpu_states;
         unsigned reconciling;    /* start-up undos not settled yet: the bus name waits for them */
         bool name_requested;
         bool exit_requested; /* SIGTERM while operations run: exit once they settle */

@@ -3,7 +3,8 @@
  * Resolves the kernel's well-known locations (/sys/bus/pci, /sys/kernel/iommu_groups,
  * /sys/class/iommu, /sys/bus/platform/drivers, /sys/module, /sys/bus/pci/rescan,
  * /proc/cmdline, /proc/interrupts, /sys/bus/pci/drivers_probe, /sys/dev/block, /sys/class/net,
- * /dev/vfio, /proc, /proc/1/mountinfo, /proc/net/{route,ipv6_route}) against a root directory, "/" unless a unit test sets
+ * /dev/vfio, /proc, /proc/1/mountinfo, /proc/net/{route,ipv6_route}, /sys/class/vtconsole,
+ * /sys/class/graphics, /dev) against a root directory, "/" unless a unit test sets
  * another. The only writer of kernel files.
  */
 #include <fcntl.h>
@@ -32,6 +33,9 @@ static const char *const location_path[_SYSFS_LOCATION_MAX] = {
         [PROC_INIT_MOUNTINFO] = "proc/1/mountinfo",
         [PROC_NET_ROUTE] = "proc/net/route",
         [PROC_NET_IPV6_ROUTE] = "proc/net/ipv6_route",
+        [SYSFS_CLASS_VTCONSOLE] = "sys/class/vtconsole",
+        [SYSFS_CLASS_GRAPHICS] = "sys/class/graphics",
+        [DEV] = "dev",
 };
 
 static const char *sysfs_location_path(SysfsLocation l) {
@@ -149,6 +153,20 @@ int sysfs_open_pci_driver(const char *driver) {
                 return drivers_fd;
         fd = openat(drivers_fd, driver, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
+}
+
+int sysfs_write_location_attribute(SysfsLocation l, const char *name, const char *attribute, const char *value) {
+        _cleanup_close_ int lfd = -EBADF, dfd = -EBADF;
+
+        if (!driver_name_is_valid(name))
+                return -EINVAL;
+        lfd = sysfs_open_dir(l);
+        if (lfd < 0)
+                return lfd;
+        dfd = openat(lfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        return write_at(dfd, attribute, value);
 }
 
 int sysfs_write_pci_driver_attribute(const char *driver, const char *attribute, const char *value) {

@@ -29,6 +29,9 @@ typedef enum SysfsLocation {
         PROC_INIT_MOUNTINFO,     /* /proc/1/mountinfo: the host's mounts, not our sandbox's */
         PROC_NET_ROUTE,          /* /proc/net/route */
         PROC_NET_IPV6_ROUTE,     /* /proc/net/ipv6_route */
+        SYSFS_CLASS_VTCONSOLE,   /* /sys/class/vtconsole */
+        SYSFS_CLASS_GRAPHICS,    /* /sys/class/graphics (fbN) */
+        DEV,                     /* /dev (nodes of modules without a class device: /dev/nvidia*) */
         _SYSFS_LOCATION_MAX,
         _SYSFS_LOCATION_INVALID = -EINVAL,
 } SysfsLocation;
@@ -53,6 +56,10 @@ bool driver_name_is_valid(const char *name);
 
 /* Writes value to /sys/bus/pci/devices/ADDRESS/attribute in one write(2). */
 int sysfs_write_pci_attribute(const PciAddress *a, const char *attribute, const char *value);
+
+/* Writes value to LOCATION/name/attribute in one write(2) (a vtconsole's bind, a platform
+ * driver's unbind); name is one path component. */
+int sysfs_write_location_attribute(SysfsLocation l, const char *name, const char *attribute, const char *value);
 
 /* Writes value to /sys/bus/pci/drivers/DRIVER/attribute ("bind", "unbind") in one write(2). */
 int sysfs_write_pci_driver_attribute(const char *driver, const char *attribute, const char *value);

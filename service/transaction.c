@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "sysfs.h"
+#include "release.h"
 #include "transaction.h"
 #include "util.h"
 
@@ -45,6 +46,7 @@ Transaction *transaction_free(Transaction *t) {
         plan_done(&t->done);
         plan_done(&t->undo);
         free(t->failure);
+        free(t->failure_argument);
         free(t->undo_problems);
         sd_event_unref(t->event);
         free(t);
@@ -92,51 +94,103 @@ static void note_undo_problem(Transaction *t, const Step *s, int error, const ch
                 add_undo_problem(t, problem);
 }
 
-static void begin_undo(Transaction *t) {
-        t->undoing = true;
-        t->undo_next = 0;
-        plan_done(&t->undo);
+static int append_problem(char **problems, const char *problem) {
+        char *n;
+
+        if (asprintf(&n, "%s%s%s", strempty(*problems), *problems ? "; " : "", problem) < 0)
+                return -ENOMEM;
+        free(*problems);
+        *problems = n;
+        return 0;
+}
+
+int plan_restore(const Journal *j, bool unload_loaded, Plan *p, char **problems) {
+        int r;
 
         /* Per function, in reverse: its override back first (so the right driver can take
          * it), then off its current driver, its module if gone, and drivers_probe. The
          * override is written without being read: reading it would wait for the kernel's
          * device lock in this process (a daemon restarted while an unbind is still stuck),
          * a write waits in a helper, with a deadline. */
-        for (size_t i = t->journal.n_origins; i > 0; i--) {
-                FunctionState *origin = &t->journal.origins[i - 1];
+        for (size_t i = j->n_origins; i > 0; i--) {
+                const FunctionState *origin = &j->origins[i - 1];
                 FunctionState now = {}, target = {};
                 char a[PCI_ADDRESS_STRING_MAX];
-                int r;
 
                 r = function_state_read(&origin->address, origin->group, false, &now);
                 if (r < 0) {
                         _cleanup_free_ char *problem = NULL;
                         if (asprintf(&problem, "%s could not be read (%s)", pci_address_format(&origin->address, a),
-                                     strerror(ERRNO_VALUE(r))) >= 0)
-                                add_undo_problem(t, problem);
+                                     strerror(ERRNO_VALUE(r))) < 0 ||
+                            append_problem(problems, problem) < 0)
+                                return -ENOMEM;
                         continue;
                 }
                 r = function_state_copy(&target, origin);
                 if (r >= 0) {
                         if (target.driver && sysfs_pci_driver_registered(target.driver))
                                 target.module = mfree(target.module);
-                        r = target.override
-                                    ? plan_add(&t->undo, STEP_SET_OVERRIDE, &origin->address, target.override, -1)
-                                    : plan_add(&t->undo, STEP_CLEAR_OVERRIDE, &origin->address, NULL, -1);
+                        r = target.override ? plan_add(p, STEP_SET_OVERRIDE, &origin->address, target.override, -1)
+                                            : plan_add(p, STEP_CLEAR_OVERRIDE, &origin->address, NULL, -1);
                         if (r >= 0 && free_and_strdup(&now.override, target.override) < 0)
                                 r = -ENOMEM;
                         if (r >= 0)
-                                r = plan_move(&t->undo, &now, &target, false);
+                                r = plan_move(p, &now, &target, false);
                 }
                 function_state_done(&now);
                 function_state_done(&target);
                 if (r < 0)
-                        log_error_errno(r, "Failed to plan the undo: %m");
+                        return r;
         }
-        for (char **m = t->journal.loaded_modules; m && *m; m++)
-                (void) plan_add(&t->undo, STEP_UNLOAD_MODULE, NULL, *m, -1);
+        if (unload_loaded)
+                for (char **m = j->loaded_modules; m && *m; m++) {
+                        r = plan_add(p, STEP_UNLOAD_MODULE, NULL, *m, -1);
+                        if (r < 0)
+                                return r;
+                }
+
+        /* The host's hold, in the reverse of the order it was released in: the modules
+         * unloaded (holders last), the firmware frame buffer, then the consoles on it. What
+         * is there already is left alone. */
+        for (size_t i = strv_length(j->unloaded_modules); i > 0; i--) {
+                const char *m = j->unloaded_modules[i - 1];
+                if (module_loaded(m) || plan_has_module_step(p, STEP_LOAD_MODULE, m))
+                        continue;
+                r = plan_add(p, STEP_LOAD_MODULE, NULL, m, -1);
+                if (r < 0)
+                        return r;
+        }
+        for (char **f = j->framebuffers; f && *f; f++)
+                if (framebuffer_bound(*f) == 0) {
+                        r = plan_add(p, STEP_BIND_FRAMEBUFFER, NULL, *f, -1);
+                        if (r < 0)
+                                return r;
+                }
+        for (char **c = j->consoles; c && *c; c++)
+                if (console_bound(*c) == 0) {
+                        r = plan_add(p, STEP_BIND_CONSOLE, NULL, *c, -1);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+static void begin_undo(Transaction *t) {
+        _cleanup_free_ char *problems = NULL;
+        int r;
+
+        t->undoing = true;
+        t->undo_next = 0;
+        plan_done(&t->undo);
+
+        r = plan_restore(&t->journal, true, &t->undo, &problems);
+        if (problems)
+                add_undo_problem(t, problems);
+        if (r < 0)
+                log_error_errno(r, "Failed to plan the undo: %m");
         advance(t);
 }
+
 
 static void fail(Transaction *t, const Step *s, size_t index, int error, const char *what) {
         _cleanup_free_ char *desc = step_describe(s);
@@ -144,6 +198,8 @@ static void fail(Transaction *t, const Step *s, size_t index, int error, const c
         free(t->failure);
         t->failure = NULL;
         t->failure_errno = error;
+        t->failure_kind = s->kind;
+        (void) free_and_strdup(&t->failure_argument, s->argument);
         if (asprintf(&t->failure, "Step %zu of %zu (%s: %s) failed: %s (%s)", index + 1, t->plan.n_steps,
                      step_kind_to_string(s->kind), strempty(desc), what ?: strerror(ERRNO_VALUE(error)),
                      errno_name(error)) < 0)
@@ -187,7 +243,7 @@ static void on_step_done(Worker *w, int result, void *userdata) {
                 bool first = t->outcome == TRANSACTION_RUNNING;
 
                 t->stuck = true;
-                t->stuck_on_function = s->kind != STEP_LOAD_MODULE && s->kind != STEP_UNLOAD_MODULE;
+                t->stuck_on_function = step_kind_is_function(s->kind);
                 t->stuck_address = s->address;
                 if (first) {
                         free(t->failure);

@@ -51,6 +51,8 @@ struct Transaction {
         char *failure;       /* what failed, for the error reply */
         char *undo_problems; /* what the undo could not restore */
         int failure_errno;
+        StepKind failure_kind; /* the kind of the step that failed */
+        char *failure_argument; /* its argument (a module refusing to unload: InUse names it) */
 
         sd_event *event;
         struct kmod_ctx *kmod;
@@ -61,6 +63,12 @@ struct Transaction {
         TransactionHooks hooks;
         void *userdata;
 };
+
+/* The steps that bring back everything the journal records (see begin_undo; Return): each
+ * function to its origin; with unload_loaded the modules the transaction loaded unloaded;
+ * the modules it unloaded loaded again (in reverse), the frame buffers and consoles bound
+ * again. What cannot be read is added to *problems. */
+int plan_restore(const Journal *j, bool unload_loaded, Plan *p, char **problems);
 
 /* Takes the journal (origins, operation, group) and the plan. */
 int transaction_new(Journal *journal, Plan *plan, sd_event *event, struct kmod_ctx *kmod, int dirfd,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "pci.h"
+#include "release.h"
 #include "sysfs.h"
 #include "util.h"
 #include "vfio.h"
@@ -23,7 +24,16 @@ static const char *const step_kind_table[_STEP_KIND_MAX] = {
         [STEP_UNBIND] = "unbind",
         [STEP_PROBE] = "probe",
         [STEP_UNCHANGED] = "unchanged",
+        [STEP_UNBIND_CONSOLE] = "unbind-console",
+        [STEP_BIND_CONSOLE] = "bind-console",
+        [STEP_UNBIND_FRAMEBUFFER] = "unbind-framebuffer",
+        [STEP_BIND_FRAMEBUFFER] = "bind-framebuffer",
 };
+
+bool step_kind_is_function(StepKind k) {
+        return k == STEP_SET_OVERRIDE || k == STEP_CLEAR_OVERRIDE || k == STEP_UNBIND || k == STEP_PROBE ||
+               k == STEP_UNCHANGED;
+}
 
 const char *step_kind_to_string(StepKind k) {
         if (k < 0 || k >= _STEP_KIND_MAX)
@@ -237,6 +247,18 @@ char *step_describe(const Step *s) {
                 else
                         r = asprintf(&t, "%s: already without a driver", a);
                 break;
+        case STEP_UNBIND_CONSOLE:
+                r = asprintf(&t, "unbind virtual console %s from the frame buffer", s->argument);
+                break;
+        case STEP_BIND_CONSOLE:
+                r = asprintf(&t, "bind virtual console %s to the frame buffer", s->argument);
+                break;
+        case STEP_UNBIND_FRAMEBUFFER:
+                r = asprintf(&t, "unbind the firmware frame buffer %s", s->argument);
+                break;
+        case STEP_BIND_FRAMEBUFFER:
+                r = asprintf(&t, "bind the firmware frame buffer %s", s->argument);
+                break;
         default:
                 break;
         }
@@ -281,6 +303,11 @@ int step_execute(const Step *s, struct kmod_ctx *kmod) {
                 return sysfs_write_file(SYSFS_PCI_DRIVERS_PROBE, a);
         case STEP_UNCHANGED:
                 return 0;
+        case STEP_UNBIND_CONSOLE:
+        case STEP_BIND_CONSOLE:
+        case STEP_UNBIND_FRAMEBUFFER:
+        case STEP_BIND_FRAMEBUFFER:
+                return release_step_execute(s);
         default:
                 return -EINVAL;
         }
@@ -341,6 +368,8 @@ int step_verify(const Step *s, char **ret_what) {
         }
         if (s->kind == STEP_UNCHANGED)
                 return 0;
+        if (!step_kind_is_function(s->kind))
+                return release_step_verify(s, ret_what);
 
         dfd = sysfs_open_pci_device(-1, &s->address);
         if (dfd == -ENOENT) {

@@ -21,11 +21,18 @@ typedef enum StepKind {
         STEP_UNBIND,         /* argument: the driver bound now */
         STEP_PROBE,          /* argument: the driver expected after drivers_probe */
         STEP_UNCHANGED,      /* argument: the driver the function stays on, NULL: none */
+        /* The host's hold on a GPU (release.c): */
+        STEP_UNBIND_CONSOLE,     /* argument: "vtconN" */
+        STEP_BIND_CONSOLE,
+        STEP_UNBIND_FRAMEBUFFER, /* argument: the platform device, "efi-framebuffer.0" */
+        STEP_BIND_FRAMEBUFFER,
         _STEP_KIND_MAX,
         _STEP_KIND_INVALID = -EINVAL,
 } StepKind;
 
 const char *step_kind_to_string(StepKind k) _pure_;
+/* Does a step of this kind write to a PCI function (its address is meaningful)? */
+bool step_kind_is_function(StepKind k) _const_;
 StepKind step_kind_from_string(const char *s) _pure_;
 
 typedef struct Step {

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Gpu.Handoff, Gpu.Return and Gpu.GetConsumers on the bus: options, polkit, Busy/Stuck,
+ * consumers, then a transaction run by the assignment machinery (assign-dbus.c), whose
+ * hooks signal Progress, Step, State and StateChanged and reply. Never touches sysfs.
+ */
+#include <stdio.h>
+
+#include "assign.h"
+#include "bus-options.h"
+#include "bus-paths.h"
+#include "errors.h"
+#include "handoff.h"
+#include "handoff-dbus.h"
+#include "log.h"
+#include "util.h"
+
+#define ACTION_HANDOFF "org.passthru1.gpu.handoff"
+#define DOMAIN_NAME_MAX 256
+
+static int append_consumers(sd_bus_message *reply, const Holder *h, size_t n) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(uss)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                r = sd_bus_message_append(reply, "(uss)", (uint32_t) h[i].pid, strempty(h[i].command),
+                                          strempty(h[i].path));
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int method_get_consumers(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        PciDevice *d = device_from_path(m->machine, sd_bus_message_get_path(message));
+        Holder *h = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!d)
+                return sd_bus_error_set(error, SD_BUS_ERROR_UNKNOWN_OBJECT, "The GPU is gone.");
+        r = gpu_consumers(m, d, &h, &n);
+        if (r < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED, "Failed to read who holds the GPU's nodes (%s).",
+                                         strerror(ERRNO_VALUE(r)));
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = append_consumers(reply, h, n);
+        holders_free(h, n);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* A domain name is text for people and libvirt: printable, no control characters; it is
+ * never used in a path or a shell. */
+static bool domain_name_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n > DOMAIN_NAME_MAX)
+                return false;
+        for (const char *p = s; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+static int check_groups_idle(Manager *m, PciDevice *gpu, sd_bus_error *error) {
+        _cleanup_free_ PciDevice **functions = NULL;
+        size_t n;
+        int r;
+
+        r = gpu_functions(m->machine, gpu, &functions, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                if (functions[i]->group < 0)
+                        continue;
+                r = assignment_check_idle(m, (unsigned) functions[i]->group, error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int start(Manager *m, sd_bus_message *message, PciDevice *gpu, Journal *j, Plan *p) {
+        Assignment *a;
+        int r;
+
+        r = assignment_new(m, (unsigned) gpu->group, message, j, p, &a);
+        if (r < 0)
+                return r;
+        log_info("%s of GPU %s%s%s requested by %s.", operation_to_string(a->transaction->journal.operation), gpu->name,
+                 a->transaction->journal.domain ? " for domain " : "", strempty(a->transaction->journal.domain),
+                 strempty(sd_bus_message_get_sender(message)));
+        bus_assignment_started(m, a);
+        (void) transaction_start(a->transaction); /* may settle (and free a) at once */
+        return 1;
+}
+
+static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(journal_done) Journal j = {};
+        _cleanup_(plan_done) Plan p = {};
+        _cleanup_free_ char *problem = NULL, *group_text = NULL;
+        Manager *m = userdata;
+        bool dry_run = false, stop_dm = false;
+        const BoolOption options[] = { { "dry-run", &dry_run }, { "stop-display-manager", &stop_dm }, {} };
+        const char *domain;
+        Holder *h = NULL;
+        size_t nh = 0;
+        PciDevice *gpu;
+        int r;
+
+        /* 1. parse */
+        gpu = device_from_path(m->machine, sd_bus_message_get_path(message));
+        if (!gpu)
+                return sd_bus_error_set(error, SD_BUS_ERROR_UNKNOWN_OBJECT, "The GPU is gone.");
+        r = sd_bus_message_read(message, "s", &domain);
+        if (r < 0)
+                return r;
+        r = bus_read_bool_options(message, options, error);
+        if (r < 0)
+                return r;
+
+        /* 2. validate */
+        if (!domain_name_is_valid(domain)) {
+                _cleanup_free_ char *shown = cescape_trunc(domain, 64);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Invalid domain name \"%s\": at most %d characters, no control characters.",
+                                         strempty(shown), DOMAIN_NAME_MAX);
+        }
+        if (gpu->group < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
+                                         "%s is in no IOMMU group (the IOMMU is off), and vfio-pci needs one. "
+                                         "'passthructl diagnose' says how to turn the IOMMU on.",
+                                         gpu->name);
+
+        /* 3. authorize */
+        if (asprintf(&group_text, "%" PRIi64, gpu->group) < 0)
+                return -ENOMEM;
+        const char *details[] = { "device", gpu->name, "group", group_text, "domain", domain, NULL };
+        r = polkit_check(message, ACTION_HANDOFF, details, &m->polkit, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1; /* polkit was asked; this runs again with its answer */
+        if (m->exit_requested)
+                return sd_bus_error_set(error, PASSTHRU_ERROR_BUSY,
+                                        "passthrud is shutting down; try again once it is back.");
+
+        /* 4. one operation per group; once only */
+        r = check_groups_idle(m, gpu, error);
+        if (r < 0)
+                return r;
+        if (manager_find_handoff(m, &gpu->address))
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_BUSY,
+                                         "%s is handed off already; 'passthructl return %s' gives it back.", gpu->name,
+                                         gpu->name);
+        if (stop_dm && gpu_is_primary(gpu))
+                /* Not in this version: the caller must stop it (the consumers check says who is left). */
+                return sd_bus_error_set(error, PASSTHRU_ERROR_NOT_SUPPORTED,
+                                        "Stopping the display manager is not supported by this version of passthrud; "
+                                        "stop it first (systemctl stop display-manager), then hand the GPU off.");
+
+        /* 5. consumers */
+        r = gpu_consumers(m, gpu, &h, &nh);
+        if (r < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                         "Failed to read who holds the GPU's nodes (%s); nothing was changed.",
+                                         strerror(ERRNO_VALUE(r)));
+        if (nh > 0 && !dry_run) {
+                _cleanup_free_ char *who = holders_describe(h, nh);
+                holders_free(h, nh);
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_IN_USE,
+                                         "The host still uses %s: %s. Close them%s, then try again; nothing was "
+                                         "changed.",
+                                         gpu->name, strempty(who),
+                                         gpu_is_primary(gpu) ? " (or stop the display manager)" : "");
+        }
+
+        /* 6. plan */
+        r = handoff_plan(m, gpu, domain, &j, &p, &problem);
+        if (r == -EOPNOTSUPP) {
+                holders_free(h, nh);
+                return sd_bus_error_set(error, PASSTHRU_ERROR_NOT_SUPPORTED, problem);
+        }
+        if (r < 0) {
+                holders_free(h, nh);
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                         "Failed to read what holds %s (%s); nothing was changed.", gpu->name,
+                                         strerror(ERRNO_VALUE(r)));
+        }
+        if (dry_run) {
+                /* The plan, then one ("consumer", …) entry per process found. */
+                for (size_t i = 0; i < nh; i++) {
+                        _cleanup_free_ char *what = NULL;
+                        if (asprintf(&what, "%s (pid " PID_FMT ") holds %s", strempty(h[i].command), h[i].pid,
+                                     strempty(h[i].path)) < 0 ||
+                            plan_add(&p, _STEP_KIND_INVALID, NULL, what, -1) < 0) {
+                                holders_free(h, nh);
+                                return -ENOMEM;
+                        }
+                }
+                holders_free(h, nh);
+                return bus_reply_steps(message, &p);
+        }
+        holders_free(h, nh);
+
+        /* 7. act */
+        return start(m, message, gpu, &j, &p);
+}
+
+static int method_return(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(journal_done) Journal j = {};
+        _cleanup_(plan_done) Plan p = {};
+        _cleanup_free_ char *problems = NULL, *group_text = NULL;
+        Manager *m = userdata;
+        bool dry_run = false;
+        const BoolOption options[] = { { "dry-run", &dry_run }, {} };
+        const Journal *rec;
+        PciDevice *gpu;
+        int r;
+
+        gpu = device_from_path(m->machine, sd_bus_message_get_path(message));
+        if (!gpu)
+                return sd_bus_error_set(error, SD_BUS_ERROR_UNKNOWN_OBJECT, "The GPU is gone.");
+        r = bus_read_bool_options(message, options, error);
+        if (r < 0)
+                return r;
+
+        if (asprintf(&group_text, "%" PRIi64, gpu->group) < 0)
+                return -ENOMEM;
+        rec = manager_find_handoff(m, &gpu->address);
+        const char *details[] = { "device", gpu->name, "group", group_text, "domain",
+                                  rec ? strempty(rec->domain) : "", NULL };
+        r = polkit_check(message, ACTION_HANDOFF, details, &m->polkit, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;
+        if (m->exit_requested)
+                return sd_bus_error_set(error, PASSTHRU_ERROR_BUSY,
+                                        "passthrud is shutting down; try again once it is back.");
+
+        r = check_groups_idle(m, gpu, error);
+        if (r < 0)
+                return r;
+        rec = manager_find_handoff(m, &gpu->address); /* again: polkit's answer may come late */
+        if (!rec)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
+                                         "%s was not handed off, so there is nothing to return. A function detached "
+                                         "with 'passthructl detach' goes back with 'passthructl reattach'.",
+                                         gpu->name);
+
+        /* A guest holding the group's vfio node */
+        for (size_t i = 0; i < rec->n_origins; i++) {
+                Holder *h = NULL;
+                size_t nh = 0;
+
+                if (rec->origins[i].group < 0 || (i > 0 && rec->origins[i].group == rec->origins[i - 1].group))
+                        continue;
+                r = vfio_group_holders((unsigned) rec->origins[i].group, &h, &nh);
+                if (r < 0)
+                        return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                                 "Failed to check who uses /dev/vfio/%" PRIi64 " (%s); nothing was "
+                                                 "changed.",
+                                                 rec->origins[i].group, strerror(ERRNO_VALUE(r)));
+                if (nh > 0) {
+                        _cleanup_free_ char *who = holders_describe(h, nh);
+                        holders_free(h, nh);
+                        return sd_bus_error_setf(error, PASSTHRU_ERROR_GUEST_RUNNING,
+                                                 "A guest uses %s: %s. Shut the guest down first.", gpu->name,
+                                                 strempty(who));
+                }
+        }
+
+        r = return_plan(m, rec, &j, &p, &problems);
+        if (r < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                         "Failed to read where the GPU's functions are (%s); nothing was changed.",
+                                         strerror(ERRNO_VALUE(r)));
+        if (problems)
+                log_warning("Return of %s: %s", gpu->name, problems);
+        if (dry_run)
+                return bus_reply_steps(message, &p);
+        return start(m, message, gpu, &j, &p);
+}
+
+const sd_bus_vtable gpu_methods_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("Handoff", SD_BUS_ARGS("s", domain, "a{sv}", options), SD_BUS_RESULT("a(ss)", steps),
+                                method_handoff, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Return", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a(ss)", steps),
+                                method_return, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetConsumers", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(uss)", consumers),
+                                method_get_consumers, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("StateChanged", SD_BUS_ARGS("s", state, "s", domain), 0),
+        SD_BUS_VTABLE_END,
+};

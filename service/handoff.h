@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The GPU handoff as the daemon plans it: the functions that travel with a GPU, whether it
+ * is the host's primary GPU, who consumes it, the steps that release the host's hold and
+ * give everything to vfio-pci (Handoff), and the reverse from the record (Return); the
+ * records of handed-off GPUs in the runtime directory and the Gpu.State that follows. The
+ * bus glue lives in handoff-dbus.c. No sd-bus.
+ */
+#pragma once
+
+#include "holders.h"
+#include "manager.h"
+
+/* The GPU first, then every other non-bridge function of its IOMMU group and of its slot,
+ * sorted (*ret is owned by the caller, the devices by the machine). */
+int gpu_functions(Machine *m, PciDevice *gpu, PciDevice ***ret, size_t *ret_n);
+
+/* The boot VGA, not on vfio-pci: it drives the host's console or desktop. */
+bool gpu_is_primary(const PciDevice *gpu) _pure_;
+
+/* The processes holding the nodes of the GPU and its companions (see Gpu.Handoff). */
+int gpu_consumers(Manager *m, PciDevice *gpu, Holder **ret, size_t *ret_n);
+
+/* Plans a Handoff from what sysfs shows now: *ret_journal records the origins and the host's
+ * hold, *ret_plan the steps. -EOPNOTSUPP with *ret_problem when the host cannot do it. */
+int handoff_plan(Manager *m, PciDevice *gpu, const char *domain, Journal *ret_journal, Plan *ret_plan,
+                 char **ret_problem);
+
+/* Plans a Return from the GPU's record: the journal of the Return (origins: where the
+ * functions are now, on vfio-pci) and the steps back to the record's origins. */
+int return_plan(Manager *m, const Journal *record, Journal *ret_journal, Plan *ret_plan, char **ret_problems);
+
+/* The record of a handed-off GPU, NULL when it is not handed off. */
+const Journal *manager_find_handoff(Manager *m, const PciAddress *gpu);
+/* Reads every record in the runtime directory (at start). */
+int manager_load_handoffs(Manager *m);
+/* A Handoff committed: record it; a Return committed: forget the record. */
+int manager_handoff_committed(Manager *m, const Transaction *t);
+
+/* Gpu.State: "host", "releasing", "detached", "returning", "failed" or "stuck". */
+const char *manager_gpu_state(Manager *m, const PciDevice *gpu);
+/* Gpu.Domain: "" when none. */
+const char *manager_gpu_domain(Manager *m, const PciDevice *gpu);
