@@ -258,6 +258,34 @@ def reserve_unwritable_directory_is_failed(bed):
     check_eq(len(bed.uevents()), events, "no uevent")
 
 
+@case()
+def passthructl_reserve_unreserve_reservations(bed):
+    r = bed.ctl("reservations")
+    check_eq((r.code, r.out.strip()), (0, "No reservations."), f"passthructl reservations, none: {r}")
+    r = bed.ctl("reserve", "26:00.0")
+    check_eq(r.code, 0, f"passthructl reserve 26:00.0: {r}")
+    check(r.out.startswith(f"Reserved {GPU} (10de:1f82 "), f"what it says: {r.out!r}")
+    check("passthructl detach" in r.out, f"it says how to detach now: {r.out!r}")
+    check_eq([a for a, _, _ in reservations(bed)], [GPU], "the daemon has it")
+    r = bed.ctl("reservations", "--json")
+    check_eq(r.code, 0, f"reservations --json: {r}")
+    got = r.json()["reservations"]
+    check_eq([(g["address"], g["ids"], g["present"], g["driver"]) for g in got], [(GPU, "10de:1f82", True, "nvidia")],
+             f"reservations --json: {got}")
+    r = bed.ctl("reserve", "01:00.0")
+    check_eq(r.code, 1, f"reserve of the root disk's controller fails: {r}")
+    check(E + "HostCritical" in r.err, f"with the daemon's error: {r.err!r}")
+    r = bed.ctl("reserve", "group", "16")
+    check_eq(r.code, 2, f"reserve group N is a usage error: {r}")
+    r = bed.ctl("unreserve", "26:00.1")
+    check_eq(r.code, 1, f"unreserve of what is not reserved: {r}")
+    check(E + "NotReserved" in r.err, f"with the daemon's error: {r.err!r}")
+    r = bed.ctl("unreserve", GPU, "--json")
+    check_eq(r.code, 0, f"unreserve --json: {r}")
+    check_eq(r.json(), {"unreserved": GPU}, "unreserve --json")
+    check_eq(reservations(bed), [], "none left")
+
+
 # ---------------------------------------------------------------------------------------------
 # --apply-reservations, as at boot
 

@@ -7,6 +7,7 @@ The binaries come from the environment meson sets: PASSTHRUD, PASSTHRUCTL, PCISI
 PASSTHRU_SOURCE_DIR. Nothing here needs anything beyond the Python standard library."""
 
 import difflib
+import errno
 import glob
 import json
 import os
@@ -305,7 +306,17 @@ class Bed:
         self.wait_for(self.name_has_owner, "passthrud to own org.passthru1", self.start_timeout)
 
     def _supervise(self, command):
-        fd = os.open(self.control, os.O_WRONLY | os.O_NONBLOCK)
+        # pcisim writes its pidfile before it starts supervise.sh: until the script has opened
+        # the FIFO, opening it for writing without blocking fails with ENXIO.
+        end = time.monotonic() + 10
+        while True:
+            try:
+                fd = os.open(self.control, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError as e:
+                if e.errno != errno.ENXIO or time.monotonic() > end:
+                    raise
+                time.sleep(0.02)
         try:
             os.write(fd, command.encode() + b"\n")
         finally:
