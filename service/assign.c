@@ -152,7 +152,8 @@ const char *manager_host_driver(Manager *m, const PciDevice *d) {
 const char *manager_device_state(Manager *m, const PciDevice *d) {
         for (Assignment *a = m->assignments; a; a = a->next) {
                 Transaction *t = a->transaction;
-                if (!transaction_has_function(t, &d->address))
+                /* finished: signalled once more before it is freed, with the state it left */
+                if (t->finished || !transaction_has_function(t, &d->address))
                         continue;
                 if (t->stuck && (!t->stuck_on_function || pci_address_equal(&t->stuck_address, &d->address)))
                         return "stuck";
@@ -163,7 +164,7 @@ const char *manager_device_state(Manager *m, const PciDevice *d) {
 
 const char *manager_group_state(Manager *m, unsigned group) {
         Assignment *a = manager_find_assignment(m, group);
-        if (!a)
+        if (!a || a->transaction->finished)
                 return "idle";
         return a->transaction->stuck ? "stuck" : "busy";
 }

@@ -363,7 +363,7 @@ int manager_handoff_committed(Manager *m, const Transaction *t) {
 const char *manager_gpu_state(Manager *m, const PciDevice *gpu) {
         for (Assignment *a = m->assignments; a; a = a->next) {
                 Transaction *t = a->transaction;
-                if (!transaction_has_function(t, &gpu->address))
+                if (t->finished || !transaction_has_function(t, &gpu->address))
                         continue;
                 if (t->stuck)
                         return "stuck";
@@ -383,7 +383,8 @@ const char *manager_gpu_domain(Manager *m, const PciDevice *gpu) {
         const Journal *rec = manager_find_handoff(m, &gpu->address);
 
         for (Assignment *a = m->assignments; a; a = a->next)
-                if (a->transaction->journal.has_gpu && pci_address_equal(&a->transaction->journal.gpu, &gpu->address))
+                if (!a->transaction->finished && a->transaction->journal.has_gpu &&
+                    pci_address_equal(&a->transaction->journal.gpu, &gpu->address))
                         return strempty(a->transaction->journal.domain);
         return rec ? strempty(rec->domain) : "";
 }
