@@ -326,3 +326,75 @@ Node *tree_mkdir_p(Tree *t, const char *path) {
         }
         return cur;
 }
+
+/* Number of leading path components a and b share ("/a/b/c" and "/a/b/d": 2). */
+static size_t common_components(const char *a, const char *b) {
+        size_t n = 0;
+
+        for (;;) {
+                size_t la, lb;
+
+                a += strspn(a, "/");
+                b += strspn(b, "/");
+                la = strcspn(a, "/");
+                lb = strcspn(b, "/");
+                if (la == 0 || la != lb || strncmp(a, b, la) != 0)
+                        return n;
+                n++;
+                a += la;
+                b += lb;
+        }
+}
+
+static size_t count_components(const char *p) {
+        size_t n = 0;
+
+        for (;;) {
+                size_t l;
+
+                p += strspn(p, "/");
+                l = strcspn(p, "/");
+                if (l == 0)
+                        return n;
+                n++;
+                p += l;
+        }
+}
+
+static const char *skip_components(const char *p, size_t n) {
+        for (; n > 0; n--) {
+                p += strspn(p, "/");
+                p += strcspn(p, "/");
+        }
+        return p + strspn(p, "/");
+}
+
+Node *tree_add_link_to(Tree *t, Node *parent, const char *name, const char *target) {
+        _cleanup_free_ char *target_parent = strdup(target), *rel = NULL;
+        size_t common, up, l = 0;
+        const char *rest;
+        char *slash;
+
+        if (!parent || !target_parent) {
+                errno = parent ? ENOMEM : EINVAL;
+                return NULL;
+        }
+        /* kernfs_get_target_path(): up to the closest ancestor of the link's directory that is
+         * also an ancestor of the target's parent, then down to the target. */
+        slash = strrchr(target_parent, '/');
+        if (slash)
+                *slash = 0;
+        common = common_components(parent->path, target_parent);
+        up = count_components(parent->path) - common;
+        rest = skip_components(target, common);
+
+        rel = malloc(up * 3 + strlen(rest) + 1);
+        if (!rel) {
+                errno = ENOMEM;
+                return NULL;
+        }
+        for (size_t i = 0; i < up; i++, l += 3)
+                memcpy(rel + l, "../", 3);
+        strcpy(rel + l, rest);
+        return tree_add_link(t, parent, name, rel);
+}

@@ -63,6 +63,9 @@ Node *tree_add_file(Tree *t, Node *parent, const char *name, mode_t mode, int ki
 Node *tree_add_text(Tree *t, Node *parent, const char *name, mode_t mode, const char *text);
 Node *tree_add_link(Tree *t, Node *parent, const char *name, const char *target);
 Node *tree_add_linkf(Tree *t, Node *parent, const char *name, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A link to the absolute tree path TARGET, relative the way sysfs writes it ("../../../0000:26:00.0"
+ * for a class device's "device" link, "../../devices/…" from /sys/class/drm). */
+Node *tree_add_link_to(Tree *t, Node *parent, const char *name, const char *target);
 
 /* "mkdir -p" of an absolute tree path. */
 Node *tree_mkdir_p(Tree *t, const char *path);
