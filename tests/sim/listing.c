@@ -28,6 +28,11 @@ typedef enum Section {
         SECTION_DRM,
         SECTION_NET,
         SECTION_BLOCK,
+        SECTION_SOUND,
+        SECTION_GRAPHICS,
+        SECTION_VTCONSOLE,
+        SECTION_MODULE_DEPS,
+        SECTION_MODULE_NODES,
         _SECTION_MAX,
 } Section;
 
@@ -44,6 +49,11 @@ static const char *const section_names[_SECTION_MAX] = {
         [SECTION_DRM] = "drm",
         [SECTION_NET] = "net",
         [SECTION_BLOCK] = "block",
+        [SECTION_SOUND] = "sound",
+        [SECTION_GRAPHICS] = "graphics",
+        [SECTION_VTCONSOLE] = "vtconsole",
+        [SECTION_MODULE_DEPS] = "module_deps",
+        [SECTION_MODULE_NODES] = "module_nodes",
 };
 
 typedef struct Parser {
@@ -438,7 +448,9 @@ static const ListingNode *find_node(const Listing *l, ListingNodeKind kind, cons
         return NULL;
 }
 
-static int add_node(Parser *p, ListingNodeKind kind, int device, const char *name, unsigned minor, const char *path) {
+/* Appends a node; *ret (may be NULL) points to it until the next append. */
+static int add_node(Parser *p, ListingNodeKind kind, int device, const char *name, unsigned minor, const char *path,
+                    ListingNode **ret) {
         Listing *l = p->listing;
         const char *section = listing_node_kind_to_string(kind);
         const ListingNode *other;
@@ -470,6 +482,8 @@ static int add_node(Parser *p, ListingNodeKind kind, int device, const char *nam
         l->n_nodes++;
         if (!n->name || (path && !n->path))
                 return -ENOMEM;
+        if (ret)
+                *ret = n;
         return 0;
 }
 
@@ -492,7 +506,7 @@ static int parse_drm_line(Parser *p, char *line) {
 
                 if (drm_minor(words[k], &minor) < 0)
                         return parse_error(p, "bad node name '%s' in section 'drm', expected cardN or renderDN", words[k]);
-                r = add_node(p, LISTING_NODE_DRM, i, words[k], minor, NULL);
+                r = add_node(p, LISTING_NODE_DRM, i, words[k], minor, NULL, NULL);
                 if (r < 0)
                         return r;
         }
@@ -512,7 +526,7 @@ static int parse_net_line(Parser *p, char *line) {
         if (!valid_ifname(words[1], 15))
                 return parse_error(p, "bad interface name '%s' in section 'net', expected 1 to 15 of a-z A-Z 0-9 _ . -",
                                    words[1]);
-        return add_node(p, LISTING_NODE_NET, i, words[1], 0, NULL);
+        return add_node(p, LISTING_NODE_NET, i, words[1], 0, NULL, NULL);
 }
 
 /* "ADDRESS NAME PATH", PATH being the rest of the line (it may contain spaces) */
@@ -536,7 +550,405 @@ static int parse_block_line(Parser *p, char *line) {
                                    words[1]);
         if (path[0] != '/')
                 return parse_error(p, "path '%s' in section 'block' is not absolute", path);
-        return add_node(p, LISTING_NODE_BLOCK, i, words[1], 0, path);
+        return add_node(p, LISTING_NODE_BLOCK, i, words[1], 0, path, NULL);
+}
+
+/* Decimal digits, no leading zero, at most max; returns the end of the digits in *ret_end. */
+static int parse_small_number(const char *s, unsigned max, unsigned *ret, const char **ret_end) {
+        unsigned long v = 0;
+        const char *c = s;
+
+        if (!isdigit((unsigned char) *c) || (c[0] == '0' && isdigit((unsigned char) c[1])))
+                return -EINVAL;
+        for (; isdigit((unsigned char) *c); c++) {
+                v = v * 10 + (unsigned long) (*c - '0');
+                if (v > max)
+                        return -ERANGE;
+        }
+        *ret = (unsigned) v;
+        *ret_end = c;
+        return 0;
+}
+
+/* PREFIX followed by a number up to max and nothing else ("card1", "fb0", "vtcon1"). */
+static int parse_prefixed_number(const char *s, const char *prefix, unsigned max, unsigned *ret) {
+        const char *n = startswith(s, prefix), *end;
+        unsigned v;
+
+        if (!n || parse_small_number(n, max, &v, &end) < 0 || *end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* ALSA's static minors (CONFIG_SND_DYNAMIC_MINORS=n, include/sound/minors.h): 32 per card,
+ * control 0, hwdep 4-7, rawmidi 8-15, PCM playback 16-23, PCM capture 24-31. */
+#define SOUND_MAX_CARD 7U
+
+static int sound_minor(const char *name, unsigned card, unsigned *ret) {
+        static const struct {
+                const char *prefix;
+                unsigned base, max_device;
+                bool pcm;
+        } types[] = {
+                { "hwC",   4,  3, false },
+                { "midiC", 8,  7, false },
+                { "pcmC",  16, 7, true  },
+        };
+        unsigned c, dev;
+        const char *s, *end;
+
+        if (parse_prefixed_number(name, "controlC", SOUND_MAX_CARD, &c) >= 0) {
+                if (c != card)
+                        return -EXDEV;
+                *ret = card * 32;
+                return 0;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(types); i++) {
+                s = startswith(name, types[i].prefix);
+                if (!s)
+                        continue;
+                if (parse_small_number(s, SOUND_MAX_CARD, &c, &end) < 0 || *end != 'D')
+                        return -EINVAL;
+                if (parse_small_number(end + 1, types[i].max_device, &dev, &end) < 0)
+                        return -EINVAL;
+                if (types[i].pcm) {
+                        if ((*end != 'p' && *end != 'c') || end[1])
+                                return -EINVAL;
+                } else if (*end)
+                        return -EINVAL;
+                if (c != card)
+                        return -EXDEV;
+                *ret = card * 32 + types[i].base + dev + (types[i].pcm && *end == 'c' ? 8 : 0);
+                return 0;
+        }
+        return -EINVAL;
+}
+
+/* "ADDRESS cardN NODE [NODE…]" */
+static int parse_sound_line(Parser *p, char *line) {
+        Listing *l = p->listing;
+        char *words[34];
+        const ListingNode *card;
+        ListingNode *n;
+        unsigned number;
+        size_t k;
+        int i, r;
+
+        k = split_words(line, words, ELEMENTSOF(words));
+        if (k < 3)
+                return parse_error(p, "expected 'ADDRESS cardN NODE [NODE...]' (26:00.1 card1 controlC1 pcmC1D3p) in section 'sound'");
+        if (k > ELEMENTSOF(words) - 1)
+                return parse_error(p, "more than %zu nodes on one line in section 'sound'", ELEMENTSOF(words) - 3);
+        i = lookup_address(p, words[0], "section 'sound'");
+        if (i < 0)
+                return i;
+        if (parse_prefixed_number(words[1], "card", SOUND_MAX_CARD, &number) < 0)
+                return parse_error(p, "bad card '%s' in section 'sound', expected card0 to card%u", words[1], SOUND_MAX_CARD);
+
+        card = find_node(l, LISTING_NODE_SOUND, words[1]);
+        if (card && card->device != i) {
+                const ListingDevice *o = l->devices + card->device;
+
+                return parse_error(p, "%s in section 'sound' belongs to %04x:%02x:%02x.%x on line %u",
+                                   words[1], o->domain, o->bus, o->slot, o->func, card->line);
+        }
+        if (!card) {
+                r = add_node(p, LISTING_NODE_SOUND, i, words[1], 0, NULL, &n);
+                if (r < 0)
+                        return r;
+                n->card = number;
+                n->sound_card = true;
+        }
+
+        for (size_t w = 2; w < k; w++) {
+                unsigned minor;
+
+                r = sound_minor(words[w], number, &minor);
+                if (r == -EXDEV)
+                        return parse_error(p, "node '%s' in section 'sound' is not one of %s's (controlC%u, hwC%uD0, pcmC%uD0p, ...)",
+                                           words[w], words[1], number, number, number);
+                if (r < 0)
+                        return parse_error(p, "bad node name '%s' in section 'sound', expected controlCn, hwCnDd (d 0-3), "
+                                           "midiCnDd or pcmCnDd[pc] (d 0-7)", words[w]);
+                r = add_node(p, LISTING_NODE_SOUND, i, words[w], minor, NULL, &n);
+                if (r < 0)
+                        return r;
+                n->card = number;
+        }
+        return 0;
+}
+
+/* "ADDRESS|efi-framebuffer.0|simple-framebuffer.0 fbN" */
+static int parse_graphics_line(Parser *p, char *line) {
+        Listing *l = p->listing;
+        ListingFramebuffer platform = LISTING_FRAMEBUFFER_NONE;
+        char *words[2];
+        ListingNode *n;
+        unsigned number;
+        int i = -1, r;
+
+        if (split_words(line, words, 2) != 2)
+                return parse_error(p, "expected 'ADDRESS fbN', 'efi-framebuffer.0 fbN' or 'simple-framebuffer.0 fbN' in section 'graphics'");
+        if (streq(words[0], "efi-framebuffer.0"))
+                platform = LISTING_FRAMEBUFFER_EFI;
+        else if (streq(words[0], "simple-framebuffer.0"))
+                platform = LISTING_FRAMEBUFFER_SIMPLE;
+        else {
+                i = lookup_address(p, words[0], "section 'graphics'");
+                if (i < 0)
+                        return i;
+        }
+        /* FB_MAX is 32 */
+        if (parse_prefixed_number(words[1], "fb", 31, &number) < 0)
+                return parse_error(p, "bad node name '%s' in section 'graphics', expected fb0 to fb31", words[1]);
+        for (size_t k = 0; k < l->n_nodes; k++) {
+                const ListingNode *o = l->nodes + k;
+
+                if (o->kind == LISTING_NODE_GRAPHICS && o->device == i && o->platform == platform)
+                        return parse_error(p, "%s has %s already in section 'graphics' (line %u)", words[0], o->name, o->line);
+        }
+        r = add_node(p, LISTING_NODE_GRAPHICS, i, words[1], number, NULL, &n);
+        if (r < 0)
+                return r;
+        n->platform = platform;
+        return 0;
+}
+
+/* "vtconN dummy|fb" */
+static int parse_vtconsole_line(Parser *p, char *line) {
+        Listing *l = p->listing;
+        char *words[2];
+        ListingVtcon *v;
+        unsigned number;
+        ListingVtconKind kind;
+
+        if (split_words(line, words, 2) != 2)
+                return parse_error(p, "expected 'vtconN dummy' or 'vtconN fb' in section 'vtconsole'");
+        /* MAX_NR_CON_DRIVER is 16 */
+        if (parse_prefixed_number(words[0], "vtcon", 15, &number) < 0)
+                return parse_error(p, "bad console '%s' in section 'vtconsole', expected vtcon0 to vtcon15", words[0]);
+        if (streq(words[1], "dummy"))
+                kind = LISTING_VTCON_DUMMY;
+        else if (streq(words[1], "fb"))
+                kind = LISTING_VTCON_FB;
+        else
+                return parse_error(p, "bad console driver '%s' in section 'vtconsole', expected dummy or fb", words[1]);
+        for (size_t k = 0; k < l->n_vtcons; k++) {
+                if (l->vtcons[k].number == number)
+                        return parse_error(p, "duplicate console '%s' in section 'vtconsole', first listed on line %u",
+                                           words[0], l->vtcons[k].line);
+                if (kind == LISTING_VTCON_DUMMY && l->vtcons[k].kind == LISTING_VTCON_DUMMY)
+                        return parse_error(p, "a second system console driver '%s' in section 'vtconsole' (vtcon%u on line %u is one)",
+                                           words[0], l->vtcons[k].number, l->vtcons[k].line);
+        }
+        v = realloc(l->vtcons, (l->n_vtcons + 1) * sizeof(ListingVtcon));
+        if (!v)
+                return -ENOMEM;
+        l->vtcons = v;
+        l->vtcons[l->n_vtcons++] = (ListingVtcon) {
+                .number = number,
+                .kind = kind,
+                .line = p->line,
+        };
+        return 0;
+}
+
+/* A module name as the kernel keeps it: 1-55 of [a-zA-Z0-9_-], '-' written as '_'. */
+static char *module_name(const char *s) {
+        size_t l = strlen(s);
+        char *n;
+
+        if (l == 0 || l > 55 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != l)
+                return NULL;
+        n = strdup(s);
+        if (!n)
+                return NULL;
+        for (char *c = n; *c; c++)
+                if (*c == '-')
+                        *c = '_';
+        return n;
+}
+
+/* Names a "# module_nodes" line may not take: the simulator's own directories and what every
+ * /dev has (pcisim's /dev shows the host's entries besides the simulated ones). */
+static bool dev_name_reserved(const char *s) {
+        static const char *const reserved[] = {
+                "vfio", "dri", "snd", "null", "zero", "full", "random", "urandom", "tty", "console", "ptmx",
+                "pts", "shm", "mqueue", "hugepages", "fd", "stdin", "stdout", "stderr", "fuse", "kmsg", "log",
+        };
+        unsigned n;
+
+        for (size_t i = 0; i < ELEMENTSOF(reserved); i++)
+                if (streq(s, reserved[i]))
+                        return true;
+        return parse_prefixed_number(s, "fb", UINT32_MAX / 10, &n) >= 0; /* "# graphics" makes those */
+}
+
+static ListingModuleItems *find_module_items(ListingModuleItems *items, size_t n, const char *module) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(items[i].module, module))
+                        return items + i;
+        return NULL;
+}
+
+const ListingModuleItems *listing_module_deps(const Listing *l, const char *module) {
+        return find_module_items(l->module_deps, l->n_module_deps, module);
+}
+
+static void module_items_done(ListingModuleItems *m) {
+        free(m->module);
+        for (size_t i = 0; i < m->n_items; i++)
+                free(m->items[i]);
+        free(m->items);
+}
+
+/* "MODULE DEP [DEP…]" or "MODULE NODE [NODE…]" */
+static int parse_module_items_line(Parser *p, char *line, bool deps) {
+        Listing *l = p->listing;
+        const char *section = deps ? "module_deps" : "module_nodes";
+        ListingModuleItems **list = deps ? &l->module_deps : &l->module_nodes;
+        size_t *n_list = deps ? &l->n_module_deps : &l->n_module_nodes;
+        _cleanup_(module_items_done) ListingModuleItems m = {
+                .line = p->line,
+        };
+        ListingModuleItems *other, *nl;
+        char *words[33];
+        size_t k;
+
+        k = split_words(line, words, ELEMENTSOF(words));
+        if (k < 2)
+                return parse_error(p, deps ? "expected 'MODULE DEP [DEP...]' in section 'module_deps'" :
+                                             "expected 'MODULE NODE [NODE...]' in section 'module_nodes'");
+        if (k > ELEMENTSOF(words) - 1)
+                return parse_error(p, "more than %zu items on one line in section '%s'", ELEMENTSOF(words) - 2, section);
+
+        m.module = module_name(words[0]);
+        if (!m.module)
+                return parse_error(p, "bad module name '%s' in section '%s', expected 1 to 55 of a-z A-Z 0-9 _ -", words[0], section);
+        other = find_module_items(*list, *n_list, m.module);
+        if (other)
+                return parse_error(p, "duplicate module '%s' in section '%s', first listed on line %u", m.module, section, other->line);
+        if (streq(m.module, "pcieport"))
+                return parse_error(p, "pcieport in section '%s' is built into the kernel, not a module", section);
+        if (deps && (streq(m.module, "vfio_pci") || streq(m.module, "vfio") || streq(m.module, "vfio_iommu_type1")))
+                return parse_error(p, "the dependencies of %s are pcisim's own, not for section 'module_deps'", m.module);
+
+        m.items = calloc(k, sizeof(char *));
+        if (!m.items)
+                return -ENOMEM;
+        for (size_t w = 1; w < k; w++) {
+                char *item;
+
+                if (deps) {
+                        if (streq(words[w], "pcieport"))
+                                return parse_error(p, "pcieport in section 'module_deps' is built into the kernel, not a module");
+                        item = module_name(words[w]);
+                        if (!item)
+                                return parse_error(p, "bad module name '%s' in section 'module_deps', expected 1 to 55 of a-z A-Z 0-9 _ -",
+                                                   words[w]);
+                        if (streq(item, m.module)) {
+                                free(item);
+                                return parse_error(p, "module '%s' depends on itself in section 'module_deps'", m.module);
+                        }
+                } else {
+                        if (!valid_ifname(words[w], 63))
+                                return parse_error(p, "bad node name '%s' in section 'module_nodes', expected 1 to 63 of a-z A-Z 0-9 _ . -",
+                                                   words[w]);
+                        if (dev_name_reserved(words[w]))
+                                return parse_error(p, "node name '%s' in section 'module_nodes' is reserved (/dev/%s is the host's or pcisim's own)",
+                                                   words[w], words[w]);
+                        for (size_t i = 0; i < l->n_module_nodes; i++)
+                                for (size_t j = 0; j < l->module_nodes[i].n_items; j++)
+                                        if (streq(l->module_nodes[i].items[j], words[w]))
+                                                return parse_error(p, "duplicate node '%s' in section 'module_nodes', first listed on line %u",
+                                                                   words[w], l->module_nodes[i].line);
+                        item = strdup(words[w]);
+                        if (!item)
+                                return -ENOMEM;
+                }
+                for (size_t j = 0; j < m.n_items; j++)
+                        if (streq(m.items[j], item)) {
+                                _cleanup_free_ char *dup = item;
+
+                                return parse_error(p, "'%s' twice on one line in section '%s'", dup, section);
+                        }
+                m.items[m.n_items++] = item;
+        }
+
+        nl = realloc(*list, (*n_list + 1) * sizeof(ListingModuleItems));
+        if (!nl)
+                return -ENOMEM;
+        *list = nl;
+        nl[(*n_list)++] = m;
+        m = (ListingModuleItems) {};
+        return 0;
+}
+
+/* Whether the dependencies reachable from module lead back to start (depth-limited by the number
+ * of lines: every step follows one line). */
+static bool deps_reach(const Listing *l, const char *module, const char *start, size_t depth) {
+        const ListingModuleItems *m = listing_module_deps(l, module);
+
+        if (!m || depth > l->n_module_deps)
+                return false;
+        for (size_t i = 0; i < m->n_items; i++)
+                if (streq(m->items[i], start) || deps_reach(l, m->items[i], start, depth + 1))
+                        return true;
+        return false;
+}
+
+static bool module_known(const Listing *l, const char *module) {
+        if (streq(module, "vfio_pci") || streq(module, "vfio") || streq(module, "vfio_iommu_type1"))
+                return true;
+        for (size_t i = 0; i < l->n_devices; i++) {
+                _cleanup_free_ char *m = NULL;
+
+                if (l->devices[i].driver && listing_driver_module(l->devices[i].driver, &m) > 0 && streq(m, module))
+                        return true;
+        }
+        for (size_t i = 0; i < l->n_modules; i++)
+                if (streq(l->modules[i].module, module))
+                        return true;
+        for (size_t i = 0; i < l->n_module_deps; i++) {
+                if (streq(l->module_deps[i].module, module))
+                        return true;
+                for (size_t j = 0; j < l->module_deps[i].n_items; j++)
+                        if (streq(l->module_deps[i].items[j], module))
+                                return true;
+        }
+        return false;
+}
+
+/* What only the whole listing tells: dependency cycles, "# module_nodes" of modules nothing else
+ * names, "# graphics" of a platform framebuffer the listing does not have. */
+static int check_modules(Parser *p) {
+        const Listing *l = p->listing;
+
+        for (size_t i = 0; i < l->n_module_deps; i++) {
+                p->line = l->module_deps[i].line;
+                if (deps_reach(l, l->module_deps[i].module, l->module_deps[i].module, 0))
+                        return parse_error(p, "module '%s' in section 'module_deps' depends on itself through its dependencies",
+                                           l->module_deps[i].module);
+        }
+        for (size_t i = 0; i < l->n_module_nodes; i++) {
+                p->line = l->module_nodes[i].line;
+                if (!module_known(l, l->module_nodes[i].module))
+                        return parse_error(p, "module '%s' in section 'module_nodes' is no module of the listing "
+                                           "(drives a function in 'drivers', or named in 'module_deps' or 'modules')",
+                                           l->module_nodes[i].module);
+        }
+        for (size_t i = 0; i < l->n_nodes; i++) {
+                const ListingNode *n = l->nodes + i;
+
+                if (n->kind != LISTING_NODE_GRAPHICS || n->device >= 0 || n->platform == l->framebuffer)
+                        continue;
+                p->line = n->line;
+                return parse_error(p, "%s in section 'graphics' is not the platform framebuffer of section 'framebuffer' (%s)",
+                                   listing_framebuffer_to_string(n->platform),
+                                   listing_framebuffer_to_string(l->framebuffer));
+        }
+        return 0;
 }
 
 /* A node appears while its function is bound to the driver the listing gives it: without one
@@ -546,8 +958,11 @@ static int check_nodes(Parser *p) {
 
         for (size_t i = 0; i < l->n_nodes; i++) {
                 const ListingNode *n = l->nodes + i;
-                const ListingDevice *d = l->devices + n->device;
+                const ListingDevice *d;
 
+                if (n->device < 0)
+                        continue; /* the platform framebuffer's */
+                d = l->devices + n->device;
                 p->line = n->line;
                 if (!d->driver)
                         return parse_error(p, "%04x:%02x:%02x.%x in section '%s' has no driver in section 'drivers'; "
@@ -573,6 +988,14 @@ static int parse_section_line(Parser *p, Section section, char *line) {
                 return parse_net_line(p, line);
         if (section == SECTION_BLOCK)
                 return parse_block_line(p, line);
+        if (section == SECTION_SOUND)
+                return parse_sound_line(p, line);
+        if (section == SECTION_GRAPHICS)
+                return parse_graphics_line(p, line);
+        if (section == SECTION_VTCONSOLE)
+                return parse_vtconsole_line(p, line);
+        if (section == SECTION_MODULE_DEPS || section == SECTION_MODULE_NODES)
+                return parse_module_items_line(p, line, section == SECTION_MODULE_DEPS);
 
         if (section == SECTION_CMDLINE) {
                 if (p->seen_cmdline)
@@ -771,7 +1194,8 @@ int listing_parse_string(const char *text, const char *filename, Listing **ret, 
                                         break;
                         if (k == _SECTION_MAX) {
                                 r = parse_error(&p, "unknown section '%s', expected one of drivers, boot_vga, sriov, iommu, "
-                                                "interrupt_remapping, cmdline, framebuffer, modules, drm, net, block", header);
+                                                "interrupt_remapping, cmdline, framebuffer, modules, drm, net, block, sound, "
+                                                "graphics, vtconsole, module_deps, module_nodes", header);
                                 break;
                         }
                         section = k;
@@ -795,6 +1219,8 @@ int listing_parse_string(const char *text, const char *filename, Listing **ret, 
         }
         if (r >= 0)
                 r = check_nodes(&p);
+        if (r >= 0)
+                r = check_modules(&p);
         if (r >= 0) {
                 p.listing->filename = strdup(p.filename);
                 if (!p.listing->filename)
@@ -888,6 +1314,13 @@ Listing *listing_free(Listing *l) {
                 free(l->nodes[i].path);
         }
         free(l->nodes);
+        free(l->vtcons);
+        for (size_t i = 0; i < l->n_module_deps; i++)
+                module_items_done(l->module_deps + i);
+        free(l->module_deps);
+        for (size_t i = 0; i < l->n_module_nodes; i++)
+                module_items_done(l->module_nodes + i);
+        free(l->module_nodes);
         free(l->filename);
         free(l->cmdline);
         free(l->hash_keys);
@@ -924,9 +1357,19 @@ const char *listing_node_kind_to_string(ListingNodeKind k) {
                 return "drm";
         case LISTING_NODE_NET:
                 return "net";
-        default:
+        case LISTING_NODE_BLOCK:
                 return "block";
+        case LISTING_NODE_SOUND:
+                return "sound";
+        case LISTING_NODE_GRAPHICS:
+                return "graphics";
+        default:
+                return NULL;
         }
+}
+
+const char *listing_vtcon_kind_to_string(ListingVtconKind k) {
+        return k == LISTING_VTCON_DUMMY ? "dummy" : "fb";
 }
 
 int listing_driver_module(const char *driver, char **ret) {
