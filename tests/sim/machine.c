@@ -4,10 +4,13 @@
  * module and group state, builds the /sys node tree from it, formats every
  * attribute the way the kernel does and implements the kernel semantics of
  * writes synchronously, emitting udev-format uevents for each change. Also
- * keeps the files in the namespace's /dev/vfio and /dev/dri in step with the
- * bindings (the directories are handed over by pcisim.c).
+ * keeps the files in the namespace's /dev (module nodes, fbN), /dev/vfio,
+ * /dev/dri and /dev/snd in step with the bindings and module loads (the
+ * directories are handed over by pcisim.c), the vtconsoles, and which open
+ * files pin which module (found through /proc/PID/fd).
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +90,8 @@ typedef enum AttrKind {
         ATTR_PLAT_BIND,
         ATTR_PLAT_UNBIND,
         ATTR_PLAT_UEVENT,
+
+        ATTR_VTCON_BIND,
 } AttrKind;
 
 typedef struct DynId {
@@ -99,6 +105,7 @@ struct SimModule {
         char **aliases;
         size_t n_aliases;
         const char *const *depends;
+        char *const *nodes;     /* "# module_nodes": names under /dev while loaded, NULL terminated */
         SimDriver **drivers;
         size_t n_drivers;
 };
@@ -144,10 +151,11 @@ struct SimDevice {
         bool sriov_autoprobe;
 };
 
-/* A "# drm", "# net" or "# block" item: a class device the function's listed driver creates. */
+/* A "# drm", "# net", "# block", "# sound" or "# graphics" item: a class device the function's
+ * listed driver creates (or, for graphics, the platform framebuffer's driver). */
 typedef struct SimNode {
         const ListingNode *ln;
-        SimDevice *device;
+        SimDevice *device;      /* NULL: graphics of the platform framebuffer */
         unsigned major, minor;
         bool resolved;          /* major:minor known (block: once machine_resolve_block() ran) */
         bool present;
@@ -159,6 +167,22 @@ typedef struct Fault {
         int error;              /* 0: hang */
         struct Fault *next;
 } Fault;
+
+/* A file pcisim made in the namespace's /dev whose open files hold a reference on a module: the
+ * kernel takes one for the owner of a char device's file operations on each open. Kept after
+ * the file is removed, as long as pcisim runs: an open file still holds the module then. */
+typedef struct DevFile {
+        dev_t dev;
+        ino_t ino;
+        char *path;             /* "/dev/nvidia0", what /proc/PID/fd/N of a holder reads */
+        SimModule *module;
+} DevFile;
+
+typedef struct SimVtcon {
+        const ListingVtcon *lv;
+        char name[16];          /* "vtcon1" */
+        bool bound;             /* modular (fb) consoles; the system driver's state follows from theirs */
+} SimVtcon;
 
 typedef struct Platform {
         const char *device;     /* "efi-framebuffer.0" */
@@ -189,7 +213,12 @@ struct Machine {
         SimNode *nodes;
         size_t n_nodes;
 
-        int vfio_fd, dri_fd;    /* the namespace's /dev/vfio and /dev/dri, -1 until set */
+        int dev_fd, vfio_fd, dri_fd, snd_fd;    /* the namespace's /dev, /dev/vfio, /dev/dri, /dev/snd; -1 until set */
+        DevFile *dev_files;
+        size_t n_dev_files;
+
+        SimVtcon *vtcons;
+        size_t n_vtcons;
 
         Fault *faults;
         unsigned release_generation;
@@ -542,22 +571,169 @@ static void device_remove_nodes(Machine *m, SimDevice *d) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* /dev/vfio, /dev/dri and the class devices drivers create (drm, net, block) */
+/* /dev and the class devices drivers create (drm, net, block, sound, graphics) */
 
-/* A regular file standing in for a device node; an existing one is left alone. */
-static void devfs_create(int dir_fd, const char *name, mode_t mode) {
+static const char *dev_dir_path(Machine *m, int dir_fd) {
+        if (dir_fd == m->vfio_fd)
+                return "/dev/vfio";
+        if (dir_fd == m->dri_fd)
+                return "/dev/dri";
+        if (dir_fd == m->snd_fd)
+                return "/dev/snd";
+        return "/dev";
+}
+
+/* Notes a file whose open files pin owner (see DevFile). */
+static void dev_file_note(Machine *m, int dir_fd, const char *name, int fd, SimModule *owner) {
+        struct stat st;
+        DevFile *n;
+        char *path;
+
+        if (!owner || fstat(fd, &st) < 0)
+                return;
+        path = strdup_printf("%s/%s", dev_dir_path(m, dir_fd), name);
+        if (!path)
+                return;
+        /* an inode number tmpfs gave a file that is gone for good */
+        for (size_t i = 0; i < m->n_dev_files; i++)
+                if (m->dev_files[i].dev == st.st_dev && m->dev_files[i].ino == st.st_ino) {
+                        free(m->dev_files[i].path);
+                        m->dev_files[i].path = path;
+                        m->dev_files[i].module = owner;
+                        return;
+                }
+        n = realloc(m->dev_files, (m->n_dev_files + 1) * sizeof(DevFile));
+        if (!n) {
+                free(path);
+                return;
+        }
+        m->dev_files = n;
+        m->dev_files[m->n_dev_files++] = (DevFile) {
+                .dev = st.st_dev,
+                .ino = st.st_ino,
+                .path = path,
+                .module = owner,
+        };
+}
+
+/* A regular file standing in for a device node; an existing one is left alone. Open files of it
+ * pin owner (may be NULL). */
+static void devfs_create(Machine *m, int dir_fd, const char *name, mode_t mode, SimModule *owner) {
         _cleanup_close_ int fd = -1;
 
         if (dir_fd < 0)
                 return;
         fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
-        if (fd >= 0)
-                (void) fchmod(fd, mode); /* whatever the umask */
+        if (fd < 0)
+                return;
+        (void) fchmod(fd, mode); /* whatever the umask */
+        dev_file_note(m, dir_fd, name, fd, owner);
 }
 
 static void devfs_remove(int dir_fd, const char *name) {
         if (dir_fd >= 0)
                 (void) unlinkat(dir_fd, name, 0);
+}
+
+/* The open files of the namespace's /dev files that hold a reference on mod, at this moment:
+ * every /proc/PID/fd/N whose link reads the path of one of mod's DevFiles (also with
+ * " (deleted)") and whose file is that one (device and inode: a host process's real /dev/fb0
+ * reads the same). Each open file counts once, as the kernel takes one reference per open(): fds
+ * sharing a file (dup(), fork()) are told apart with kcmp(KCMP_FILE) where the kernel has it. */
+static size_t module_open_files(Machine *m, SimModule *mod) {
+        _cleanup_free_ pid_t *pids = NULL;
+        _cleanup_free_ int *fds = NULL;
+        size_t n = 0, allocated = 0, count = 0;
+        bool any = false;
+        DIR *proc;
+        struct dirent *de;
+
+        for (size_t i = 0; i < m->n_dev_files; i++)
+                if (m->dev_files[i].module == mod)
+                        any = true;
+        if (!any)
+                return 0;
+
+        proc = opendir("/proc");
+        if (!proc)
+                return 0;
+        while ((de = readdir(proc))) {
+                char fddir[64];
+                DIR *fdd;
+                struct dirent *fe;
+                char *end;
+                long pid;
+
+                errno = 0;
+                pid = strtol(de->d_name, &end, 10);
+                if (errno != 0 || *end || pid <= 0)
+                        continue;
+                snprintf(fddir, sizeof(fddir), "/proc/%ld/fd", pid);
+                fdd = opendir(fddir);
+                if (!fdd)
+                        continue;
+                while ((fe = readdir(fdd))) {
+                        char link[PATH_MAX + 16], fdpath[96];
+                        struct stat st;
+                        ssize_t l;
+                        long fd;
+
+                        errno = 0;
+                        fd = strtol(fe->d_name, &end, 10);
+                        if (errno != 0 || *end || fd < 0)
+                                continue;
+                        snprintf(fdpath, sizeof(fdpath), "%s/%ld", fddir, fd);
+                        /* readlink only: it does not touch the file system, unlike stat() of a
+                         * /sys file, which would need the FUSE thread blocked on our lock */
+                        l = readlinkat(AT_FDCWD, fdpath, link, sizeof(link) - 1);
+                        if (l <= 0)
+                                continue;
+                        link[l] = 0;
+                        if (!startswith(link, "/dev/"))
+                                continue;
+                        if (l > 10 && streq(link + l - 10, " (deleted)"))
+                                link[l - 10] = 0;
+
+                        for (size_t i = 0; i < m->n_dev_files; i++) {
+                                const DevFile *f = m->dev_files + i;
+
+                                if (f->module != mod || !streq(f->path, link))
+                                        continue;
+                                if (stat(fdpath, &st) < 0 || st.st_dev != f->dev || st.st_ino != f->ino)
+                                        continue;
+                                if (n == allocated) {
+                                        size_t a = allocated ? allocated * 2 : 16;
+                                        pid_t *np = realloc(pids, a * sizeof(pid_t));
+                                        int *nf;
+
+                                        if (np)
+                                                pids = np;
+                                        nf = np ? realloc(fds, a * sizeof(int)) : NULL;
+                                        if (!nf)
+                                                break;
+                                        fds = nf;
+                                        allocated = a;
+                                }
+                                pids[n] = (pid_t) pid;
+                                fds[n++] = (int) fd;
+                                break;
+                        }
+                }
+                closedir(fdd);
+        }
+        closedir(proc);
+
+        /* One per open file description */
+        for (size_t i = 0; i < n; i++) {
+                bool seen = false;
+
+                for (size_t k = 0; k < i && !seen; k++)
+                        /* KCMP_FILE is 0 */
+                        seen = syscall(SYS_kcmp, pids[i], pids[k], 0, fds[i], fds[k]) == 0;
+                if (!seen)
+                        count++;
+        }
+        return count;
 }
 
 static bool is_vfio_pci(const SimDriver *drv) {
@@ -572,7 +748,7 @@ static void vfio_group_get(Machine *m, SimGroup *g) {
         if (!g || g->n_vfio++ > 0)
                 return;
         snprintf(name, sizeof(name), "%d", g->number);
-        devfs_create(m->vfio_fd, name, 0600);
+        devfs_create(m, m->vfio_fd, name, 0600, NULL);
 }
 
 static void vfio_group_put(Machine *m, SimGroup *g) {
@@ -584,28 +760,72 @@ static void vfio_group_put(Machine *m, SimGroup *g) {
         devfs_remove(m->vfio_fd, name);
 }
 
+/* The files "# module_nodes" gives a module, made when it is loaded. */
+static void module_nodes_create(Machine *m, SimModule *mod) {
+        for (char *const *n = mod->nodes; n && *n; n++)
+                devfs_create(m, m->dev_fd, *n, 0666, mod);
+}
+
+static void module_nodes_remove(Machine *m, SimModule *mod) {
+        for (char *const *n = mod->nodes; n && *n; n++)
+                devfs_remove(m->dev_fd, *n);
+}
+
 static const char *node_subsystem(const SimNode *n) {
         return listing_node_kind_to_string(n->ln->kind);
 }
 
-/* "/devices/pci0000:00/0000:26:00.0/drm/card0", also its tree path */
-static char *node_devpath(const SimNode *n) {
-        return strdup_printf("%s/%s/%s", n->device->devpath, node_subsystem(n), n->ln->name);
+static bool node_has_devt(const SimNode *n) {
+        return n->ln->kind != LISTING_NODE_NET && !n->ln->sound_card;
+}
+
+/* The device the node's directory sits below: "/devices/pci0000:00/0000:26:00.0" or
+ * "/devices/platform/efi-framebuffer.0" */
+static char *node_parent_devpath(Machine *m, const SimNode *n) {
+        if (n->device)
+                return strdup(n->device->devpath);
+        return strdup_printf("/devices/platform/%s", m->platform.device);
+}
+
+/* "/devices/pci0000:00/0000:26:00.0/drm/card0", ".../0000:26:00.1/sound/card1/controlC1", also
+ * its tree path */
+static char *node_devpath(Machine *m, const SimNode *n) {
+        _cleanup_free_ char *parent = node_parent_devpath(m, n);
+
+        if (!parent)
+                return NULL;
+        if (n->ln->kind == LISTING_NODE_SOUND && !n->ln->sound_card)
+                return strdup_printf("%s/sound/card%u/%s", parent, n->ln->card, n->ln->name);
+        return strdup_printf("%s/%s/%s", parent, node_subsystem(n), n->ln->name);
 }
 
 /* The properties its uevent file lists and its events carry; returns how many. */
 static size_t node_props(const SimNode *n, char props[4][64]) {
-        bool drm = n->ln->kind == LISTING_NODE_DRM;
+        const char *devname_prefix = "";
 
-        if (n->ln->kind == LISTING_NODE_NET) {
+        switch (n->ln->kind) {
+        case LISTING_NODE_NET:
                 snprintf(props[0], 64, "INTERFACE=%s", n->ln->name);
                 return 1;
+        case LISTING_NODE_SOUND:
+                if (n->ln->sound_card)
+                        return 0;
+                devname_prefix = "snd/";
+                break;
+        case LISTING_NODE_DRM:
+                devname_prefix = "dri/";
+                break;
+        default:
+                break;
         }
         snprintf(props[0], 64, "MAJOR=%u", n->major);
         snprintf(props[1], 64, "MINOR=%u", n->minor);
-        snprintf(props[2], 64, "DEVNAME=%s%s", drm ? "dri/" : "", n->ln->name);
-        snprintf(props[3], 64, "DEVTYPE=%s", drm ? "drm_minor" : "disk");
-        return 4;
+        snprintf(props[2], 64, "DEVNAME=%s%s", devname_prefix, n->ln->name);
+        if (n->ln->kind == LISTING_NODE_DRM || n->ln->kind == LISTING_NODE_BLOCK) {
+                snprintf(props[3], 64, "DEVTYPE=%s", n->ln->kind == LISTING_NODE_DRM ? "drm_minor" : "disk");
+                return 4;
+        }
+        return 3;
 }
 
 /* Links to the node's directory from elsewhere in /sys: (dir, name) pairs; returns how many. */
@@ -614,35 +834,63 @@ static size_t node_links(const SimNode *n, char paths[3][96], char names[3][64])
 
         snprintf(paths[k], 96, "/class/%s", node_subsystem(n));
         snprintf(names[k++], 64, "%s", n->ln->name);
-        switch (n->ln->kind) {
-        case LISTING_NODE_DRM:
-                snprintf(paths[k], 96, "/dev/char");
-                snprintf(names[k++], 64, "%u:%u", n->major, n->minor);
-                break;
-        case LISTING_NODE_BLOCK:
+        if (n->ln->kind == LISTING_NODE_BLOCK) {
                 snprintf(paths[k], 96, "/dev/block");
                 snprintf(names[k++], 64, "%u:%u", n->major, n->minor);
                 snprintf(paths[k], 96, "/block");
                 snprintf(names[k++], 64, "%s", n->ln->name);
-                break;
-        default:
-                break;
+        } else if (node_has_devt(n)) {
+                snprintf(paths[k], 96, "/dev/char");
+                snprintf(names[k++], 64, "%u:%u", n->major, n->minor);
         }
         return k;
 }
 
-/* What the driver's probe does for one node: the directory below the function, the links to it,
- * the /dev/dri file; an "add" uevent unless booting. */
+/* The file in the namespace's /dev a node has, if any: its directory fd. */
+static int node_dev_dir(Machine *m, const SimNode *n) {
+        switch (n->ln->kind) {
+        case LISTING_NODE_DRM:
+                return m->dri_fd;
+        case LISTING_NODE_SOUND:
+                return n->ln->sound_card ? -1 : m->snd_fd;
+        case LISTING_NODE_GRAPHICS:
+                return m->dev_fd;
+        default:
+                return -1;
+        }
+}
+
+/* The module whose file operations the node's /dev file has: the bound driver's (none for the
+ * platform framebuffer and built-in drivers). */
+static SimModule *node_owner(const SimNode *n) {
+        const SimDevice *d = n->device;
+
+        if (!d || !d->driver || !d->driver->module || d->driver->module->builtin)
+                return NULL;
+        return d->driver->module;
+}
+
+/* What the driver's probe does for one node: the directory below the function (or the sound
+ * card), the links to it, the /dev file; an "add" uevent unless booting. */
 static void node_add(Machine *m, SimNode *n, bool events) {
-        _cleanup_free_ char *devpath = node_devpath(n);
+        _cleanup_free_ char *devpath = node_devpath(m, n), *parent = node_parent_devpath(m, n), *classdir = NULL;
         const char *subsystem = node_subsystem(n);
-        Node *devdir = device_dir(m, n->device), *sub, *dir;
+        Node *devdir, *sub, *dir;
         char props[4][64], paths[3][96], names[3][64], *p[5], uevent[4 * 65 + 1] = "";
         size_t k, l;
 
-        if (!devpath || !devdir)
+        if (!devpath || !parent)
                 return;
-        sub = tree_child(m->tree, devdir, subsystem) ?: tree_add_dir(m->tree, devdir, subsystem);
+        devdir = tree_lookup(m->tree, parent);
+        if (!devdir)
+                return;
+        if (n->ln->kind == LISTING_NODE_SOUND && !n->ln->sound_card) {
+                char card[16];
+
+                snprintf(card, sizeof(card), "card%u", n->ln->card);
+                sub = tree_child(m->tree, tree_child(m->tree, devdir, "sound"), card);
+        } else
+                sub = tree_child(m->tree, devdir, subsystem) ?: tree_add_dir(m->tree, devdir, subsystem);
         dir = sub ? tree_add_dir(m->tree, sub, n->ln->name) : NULL;
         if (!dir)
                 return;
@@ -657,26 +905,33 @@ static void node_add(Machine *m, SimNode *n, bool events) {
         tree_add_text(m->tree, dir, "uevent", 0644, uevent);
         if (n->ln->kind == LISTING_NODE_NET)
                 tree_add_text(m->tree, dir, "address", 0444, "00:00:00:00:00:00\n");
-        else {
+        else if (n->ln->sound_card) {
+                char number[16];
+
+                snprintf(number, sizeof(number), "%u\n", n->ln->card);
+                tree_add_text(m->tree, dir, "number", 0444, number);
+        } else {
                 char dev[32];
 
                 snprintf(dev, sizeof(dev), "%u:%u\n", n->major, n->minor);
                 tree_add_text(m->tree, dir, "dev", 0444, dev);
         }
-        tree_add_linkf(m->tree, dir, "device", "../../../%s", n->device->addr);
-        tree_add_linkf(m->tree, dir, "subsystem", "../../../../../class/%s", subsystem);
+        /* a sound card's nodes belong to the card, everything else to the function or platform device */
+        tree_add_link_to(m->tree, dir, "device", n->ln->kind == LISTING_NODE_SOUND && !n->ln->sound_card ? sub->path : parent);
+        classdir = strdup_printf("/class/%s", subsystem);
+        if (classdir)
+                tree_add_link_to(m->tree, dir, "subsystem", classdir);
 
         l = node_links(n, paths, names);
         for (size_t i = 0; i < l; i++) {
                 Node *at = tree_lookup(m->tree, paths[i]);
 
-                /* "/class/drm" → "../../devices/…", "/block" → "../devices/…" */
                 if (at)
-                        tree_add_linkf(m->tree, at, names[i], "%s%s", streq(paths[i], "/block") ? ".." : "../..", devpath);
+                        tree_add_link_to(m->tree, at, names[i], devpath);
         }
 
-        if (n->ln->kind == LISTING_NODE_DRM)
-                devfs_create(m->dri_fd, n->ln->name, 0666);
+        if (node_dev_dir(m, n) >= 0)
+                devfs_create(m, node_dev_dir(m, n), n->ln->name, 0666, node_owner(n));
         n->present = true;
         if (events)
                 emit(m, "add", devpath, subsystem, NULL, p);
@@ -684,10 +939,10 @@ static void node_add(Machine *m, SimNode *n, bool events) {
 
 /* What the driver's remove() does for one node. */
 static void node_remove(Machine *m, SimNode *n, bool events) {
-        _cleanup_free_ char *devpath = node_devpath(n);
+        _cleanup_free_ char *devpath = node_devpath(m, n);
         const char *subsystem = node_subsystem(n);
         char props[4][64], paths[3][96], names[3][64], *p[5];
-        Node *devdir = device_dir(m, n->device), *sub;
+        Node *dir, *sub;
         size_t k, l;
 
         l = node_links(n, paths, names);
@@ -697,14 +952,16 @@ static void node_remove(Machine *m, SimNode *n, bool events) {
                 if (at)
                         tree_remove(m->tree, tree_child(m->tree, at, names[i]));
         }
-        sub = devdir ? tree_child(m->tree, devdir, subsystem) : NULL;
-        if (sub) {
-                tree_remove(m->tree, tree_child(m->tree, sub, n->ln->name));
-                if (sub->n_children == 0)
+        dir = devpath ? tree_lookup(m->tree, devpath) : NULL;
+        if (dir) {
+                sub = dir->parent;
+                tree_remove(m->tree, dir);
+                /* the per-subsystem directory below the device goes with its last node */
+                if (sub && streq(sub->name, subsystem) && sub->n_children == 0)
                         tree_remove(m->tree, sub);
         }
-        if (n->ln->kind == LISTING_NODE_DRM)
-                devfs_remove(m->dri_fd, n->ln->name);
+        if (node_dev_dir(m, n) >= 0)
+                devfs_remove(node_dev_dir(m, n), n->ln->name);
         n->present = false;
 
         if (events && devpath) {
@@ -716,26 +973,34 @@ static void node_remove(Machine *m, SimNode *n, bool events) {
         }
 }
 
-/* A node exists while its function is bound to the driver the listing gives it. */
-static bool node_wanted(const SimNode *n) {
+/* A node exists while its function is bound to the driver the listing gives it, or, for the
+ * platform framebuffer's, while that is bound. */
+static bool node_wanted(Machine *m, const SimNode *n) {
         const SimDevice *d = n->device;
 
+        if (!d)
+                return m->has_platform && m->platform.bound;
         return n->resolved && d->present && d->driver && streq_ptr(d->driver->name, d->ld->driver);
 }
 
-/* Adds or removes the function's nodes to match its binding. */
-static void device_sync_nodes(Machine *m, SimDevice *d, bool events) {
+/* Adds or removes the nodes of a function (d), or of the platform framebuffer (d NULL), to match
+ * its binding: removals first, a sound card after its nodes; additions in listing order, which
+ * has a card before its nodes. */
+static void sync_nodes(Machine *m, SimDevice *d, bool events) {
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < m->n_nodes; i++) {
+                        SimNode *n = m->nodes + i;
+
+                        if (n->device != d || n->ln->sound_card != (pass == 1))
+                                continue;
+                        if (n->present && !node_wanted(m, n))
+                                node_remove(m, n, events);
+                }
         for (size_t i = 0; i < m->n_nodes; i++) {
                 SimNode *n = m->nodes + i;
-                bool want;
 
-                if (n->device != d)
-                        continue;
-                want = node_wanted(n);
-                if (want && !n->present)
+                if (n->device == d && !n->present && node_wanted(m, n))
                         node_add(m, n, events);
-                else if (!want && n->present)
-                        node_remove(m, n, events);
         }
 }
 
@@ -859,7 +1124,7 @@ static void device_unbind(Machine *m, SimDevice *d) {
         d->driver = NULL;
         d->enabled = false;
         /* remove() takes its class devices and, for vfio-pci, the group's reference */
-        device_sync_nodes(m, d, true);
+        sync_nodes(m, d, true);
         if (is_vfio_pci(drv))
                 vfio_group_put(m, d->group);
         emit_device(m, d, "unbind", drv->name);
@@ -879,7 +1144,7 @@ static int device_bind(Machine *m, SimDevice *d, SimDriver *drv) {
         /* probe() made its class devices or /dev/vfio/N before the bind event */
         if (is_vfio_pci(drv))
                 vfio_group_get(m, d->group);
-        device_sync_nodes(m, d, true);
+        sync_nodes(m, d, true);
         emit_device(m, d, "bind", drv->name);
         return 0;
 }
@@ -1018,6 +1283,8 @@ static int module_insert(Machine *m, SimModule *mod, bool boot) {
         }
 
         mod->loaded = true;
+        /* the module's init made its /dev nodes before the syscall returns */
+        module_nodes_create(m, mod);
 
         if (!mod->builtin) {
                 modroot = tree_lookup(m->tree, "/module");
@@ -1128,7 +1395,7 @@ static int module_unload(Machine *m, SimModule *mod) {
                 return -EPERM;
         if (!mod->loaded)
                 return -ENOENT;
-        if (module_holders(m, mod) > 0)
+        if (module_holders(m, mod) > 0 || module_open_files(m, mod) > 0)
                 return -EBUSY;
 
         for (size_t i = 0; i < mod->n_drivers; i++) {
@@ -1153,6 +1420,7 @@ static int module_unload(Machine *m, SimModule *mod) {
                         tree_remove(m->tree, tree_child(m->tree, holders, mod->name));
         }
 
+        module_nodes_remove(m, mod);
         tree_remove(m->tree, module_dir(m, mod));
         mod->loaded = false;
 
@@ -1214,6 +1482,15 @@ static bool fault_op_valid(const char *op) {
 /* Operations whose target is a module name rather than a device address. */
 static bool fault_op_is_module(const char *op) {
         return streq(op, "load") || streq(op, "unload");
+}
+
+/* "vtcon_bind vtconN …": the target is a console ("vtcon" and a decimal number). */
+static char *vtcon_name_normalize(const char *s) {
+        const char *n = startswith(s, "vtcon");
+
+        if (!n || !*n || strlen(n) > 2 || strspn(n, "0123456789") != strlen(n) || (n[0] == '0' && n[1]))
+                return NULL;
+        return strdup(s);
 }
 
 /* A module name as the kernel keeps it (MODULE_NAME_LEN 56, '-' written as '_'), or NULL. */
@@ -1283,6 +1560,8 @@ static int faults_write(Machine *m, const char *buf, size_t size) {
                 f->op = strdup(w[0]);
                 if (fault_op_is_module(w[0]))
                         f->target = module_name_normalize(w[1]);
+                else if (streq(w[0], "vtcon_bind"))
+                        f->target = vtcon_name_normalize(w[1]);
                 else if (streq(w[0], "rescan") && streq(w[1], "bus"))
                         f->target = strdup("bus"); /* /sys/bus/pci/rescan, not a device's */
                 else if (fault_op_valid(w[0]) && listing_parse_address(w[1], &domain, &bus, &slot, &func) >= 0)
@@ -1384,18 +1663,35 @@ static int node_ptr_compare(const void *a, const void *b) {
         return strcmp((*(SimNode *const *) a)->ln->name, (*(SimNode *const *) b)->ln->name);
 }
 
-/* One line per present function, loaded module, framebuffer, /dev/vfio/N and node, sorted within
- * each kind (addresses and names as strings, group numbers as numbers). */
+static int vtcon_ptr_compare(const void *a, const void *b) {
+        return strcmp((*(SimVtcon *const *) a)->name, (*(SimVtcon *const *) b)->name);
+}
+
+/* con_is_bound(): a modular console as written to its bind file; the system driver holds the
+ * consoles no modular one has, i.e. is bound while none is. */
+static bool vtcon_bound(Machine *m, const SimVtcon *v) {
+        if (v->lv->kind == LISTING_VTCON_FB)
+                return v->bound;
+        for (size_t i = 0; i < m->n_vtcons; i++)
+                if (m->vtcons[i].lv->kind == LISTING_VTCON_FB && m->vtcons[i].bound)
+                        return false;
+        return true;
+}
+
+/* One line per present function, loaded module, framebuffer, vtconsole, /dev/vfio/N and node,
+ * sorted within each kind (addresses and names as strings, group numbers as numbers). */
 static char *state_read(Machine *m) {
         _cleanup_free_ SimDevice **devices = calloc(m->n_devices ?: 1, sizeof(SimDevice *));
         _cleanup_free_ SimModule **modules = calloc(m->n_modules ?: 1, sizeof(SimModule *));
         _cleanup_free_ SimNode **nodes = calloc(m->n_nodes ?: 1, sizeof(SimNode *));
-        static const ListingNodeKind kinds[] = { LISTING_NODE_DRM, LISTING_NODE_NET, LISTING_NODE_BLOCK };
+        _cleanup_free_ SimVtcon **vtcons = calloc(m->n_vtcons ?: 1, sizeof(SimVtcon *));
+        static const ListingNodeKind kinds[] = { LISTING_NODE_DRM, LISTING_NODE_NET, LISTING_NODE_BLOCK,
+                                                 LISTING_NODE_SOUND, LISTING_NODE_GRAPHICS };
         char *text = NULL;
         size_t size = 0, n = 0;
         FILE *f;
 
-        if (!devices || !modules || !nodes)
+        if (!devices || !modules || !nodes || !vtcons)
                 return NULL;
         f = open_memstream(&text, &size);
         if (!f)
@@ -1419,6 +1715,13 @@ static char *state_read(Machine *m) {
 
         if (m->has_platform)
                 fprintf(f, "framebuffer %s bound=%d\n", m->platform.device, m->platform.bound);
+
+        n = 0;
+        for (size_t i = 0; i < m->n_vtcons; i++)
+                vtcons[n++] = m->vtcons + i;
+        qsort(vtcons, n, sizeof(SimVtcon *), vtcon_ptr_compare);
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "vtcon %s bind=%d\n", vtcons[i]->name, vtcon_bound(m, vtcons[i]));
 
         for (size_t i = 0; i < m->n_groups; i++)
                 if (m->groups[i] && m->groups[i]->n_vfio > 0)
@@ -1614,7 +1917,8 @@ static int attr_read(Machine *m, Node *n, char **ret, size_t *ret_size) {
                 s = strdup(m->autoprobe ? "1\n" : "0\n");
                 break;
         case ATTR_MOD_REFCNT:
-                s = strdup_printf("%zu\n", module_holders(m, n->obj));
+                /* the kernel's module refcount: modules using it and open files of its nodes */
+                s = strdup_printf("%zu\n", module_holders(m, n->obj) + module_open_files(m, n->obj));
                 break;
         case ATTR_SIM_FAULTS:
                 s = faults_read(m);
@@ -1624,6 +1928,9 @@ static int attr_read(Machine *m, Node *n, char **ret, size_t *ret_size) {
                 break;
         case ATTR_SIM_STATE:
                 s = state_read(m);
+                break;
+        case ATTR_VTCON_BIND:
+                s = strdup(vtcon_bound(m, n->obj) ? "1\n" : "0\n");
                 break;
         case ATTR_PLAT_UEVENT:
                 s = strdup_printf("%sMODALIAS=platform:%s\n",
@@ -1942,6 +2249,8 @@ static void platform_bind_links(Machine *m, bool bind) {
                 tree_remove(m->tree, tree_child(m->tree, m->platform.driver_dir, m->platform.device));
         }
         m->platform.bound = bind;
+        /* its fbN came with the driver's probe / goes with its remove, before the event */
+        sync_nodes(m, NULL, true);
 
         {
                 _cleanup_free_ char *devpath = strdup_printf("/devices/platform/%s", m->platform.device);
@@ -1965,6 +2274,25 @@ static ssize_t write_platform(Machine *m, bool bind, const char *buf, size_t siz
         if (!bind && !m->platform.bound)
                 return -ENODEV;
         platform_bind_links(m, bind);
+        return (ssize_t) size;
+}
+
+/* store_bind() of drivers/tty/vt/vt.c: a modular console driver (fbcon) is bound to or unbound
+ * from the consoles; the system driver cannot be (vt_bind()/vt_unbind() refuse it and store_bind()
+ * ignores that): the write succeeds and changes nothing. The kernel parses with simple_strtoul()
+ * and never fails; anything but a number is refused here (EINVAL). */
+static ssize_t write_vtcon_bind(Machine *m, SimVtcon *v, const char *buf, size_t size) {
+        unsigned long value;
+        int r;
+
+        r = parse_ulong(buf, size, &value);
+        if (r < 0)
+                return r;
+        r = fault_check(m, "vtcon_bind", v->name);
+        if (r < 0)
+                return r;
+        if (v->lv->kind == LISTING_VTCON_FB)
+                v->bound = value != 0;
         return (ssize_t) size;
 }
 
@@ -2059,6 +2387,9 @@ static ssize_t attr_write(Machine *m, AttrKind kind, void *obj, const char *buf,
         case ATTR_PLAT_UNBIND:
                 return write_platform(m, false, buf, size);
 
+        case ATTR_VTCON_BIND:
+                return write_vtcon_bind(m, obj, buf, size);
+
         default:
                 return -EACCES;
         }
@@ -2090,6 +2421,9 @@ static int build_static_tree(Machine *m) {
             !tree_mkdir_p(t, "/class/drm") ||
             !tree_mkdir_p(t, "/class/net") ||
             !tree_mkdir_p(t, "/class/block") ||
+            !tree_mkdir_p(t, "/class/sound") ||
+            !tree_mkdir_p(t, "/class/graphics") ||
+            !tree_mkdir_p(t, "/class/vtconsole") ||
             !tree_mkdir_p(t, "/kernel/iommu_groups") ||
             !tree_mkdir_p(t, "/firmware") ||
             !tree_mkdir_p(t, "/fs") ||
@@ -2169,6 +2503,22 @@ static int build_static_tree(Machine *m) {
                 m->platform.bound = true;
         }
 
+        /* Console drivers (register_con_driver(): vtconN below /devices/virtual/vtconsole) */
+        for (size_t i = 0; i < m->n_vtcons; i++) {
+                SimVtcon *v = m->vtcons + i;
+                _cleanup_free_ char *path = strdup_printf("/devices/virtual/vtconsole/%s", v->name);
+                bool fb = v->lv->kind == LISTING_VTCON_FB;
+                Node *d = path ? tree_mkdir_p(t, path) : NULL;
+
+                if (!d)
+                        return path ? -errno : -ENOMEM;
+                tree_add_text(t, d, "name", 0444, fb ? "(M) frame buffer device\n" : "(S) dummy device\n");
+                add_file(m, d, "bind", 0644, ATTR_VTCON_BIND, v);
+                tree_add_text(t, d, "uevent", 0644, "");
+                tree_add_link_to(t, d, "subsystem", "/class/vtconsole");
+                tree_add_link_to(t, tree_lookup(t, "/class/vtconsole"), v->name, path);
+        }
+
         return 0;
 }
 
@@ -2221,7 +2571,31 @@ static int setup_modules(Machine *m) {
                         return -ENOMEM;
         }
 
-        /* Loaded at boot: whatever drives a device */
+        /* "# module_deps": what each module depends on; a dependency nothing else names is a
+         * module driving nothing */
+        for (size_t i = 0; i < m->listing->n_module_deps; i++) {
+                const ListingModuleItems *d = m->listing->module_deps + i;
+
+                mod = module_get(m, d->module, false);
+                if (!mod)
+                        return -ENOMEM;
+                mod->depends = (const char *const *) d->items;
+                for (size_t k = 0; k < d->n_items; k++)
+                        if (!module_get(m, d->items[k], false))
+                                return -ENOMEM;
+        }
+
+        /* "# module_nodes" */
+        for (size_t i = 0; i < m->listing->n_module_nodes; i++) {
+                const ListingModuleItems *d = m->listing->module_nodes + i;
+
+                mod = find_module(m, d->module);
+                if (!mod)
+                        return -ENOENT; /* the parser checks that it is one */
+                mod->nodes = d->items;
+        }
+
+        /* Loaded at boot: whatever drives a device, and the modules "# module_deps" describes */
         for (size_t i = 0; i < m->n_devices; i++) {
                 const ListingDevice *ld = m->devices[i].ld;
                 SimDriver *drv;
@@ -2230,6 +2604,11 @@ static int setup_modules(Machine *m) {
                         continue;
                 drv = find_driver(m, ld->driver);
                 r = module_load(m, drv->module, true);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < m->listing->n_module_deps; i++) {
+                r = module_load(m, find_module(m, m->listing->module_deps[i].module), true);
                 if (r < 0)
                         return r;
         }
@@ -2249,7 +2628,7 @@ int machine_new(Machine **ret, Listing *listing) {
         pthread_mutex_init(&m->lock, NULL);
         pthread_cond_init(&m->cond, NULL);
         m->listing = listing;
-        m->vfio_fd = m->dri_fd = -1;
+        m->dev_fd = m->vfio_fd = m->dri_fd = m->snd_fd = -1;
         m->autoprobe = true;
         m->seqnum = 999;
         ncpus = sysconf(_SC_NPROCESSORS_CONF);
@@ -2352,11 +2731,28 @@ int machine_new(Machine **ret, Listing *listing) {
 
                         m->nodes[i] = (SimNode) {
                                 .ln = ln,
-                                .device = m->devices + ln->device,
-                                .major = ln->kind == LISTING_NODE_DRM ? 226 : 0,
+                                .device = ln->device >= 0 ? m->devices + ln->device : NULL,
+                                .major = ln->kind == LISTING_NODE_DRM ? 226 :
+                                         ln->kind == LISTING_NODE_SOUND ? 116 :
+                                         ln->kind == LISTING_NODE_GRAPHICS ? 29 : 0,
                                 .minor = ln->minor,
                                 .resolved = ln->kind != LISTING_NODE_BLOCK,
                         };
+                }
+        }
+
+        /* Console drivers: fbcon bound to the consoles at boot */
+        if (listing->n_vtcons > 0) {
+                m->vtcons = calloc(listing->n_vtcons, sizeof(SimVtcon));
+                if (!m->vtcons) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                m->n_vtcons = listing->n_vtcons;
+                for (size_t i = 0; i < m->n_vtcons; i++) {
+                        m->vtcons[i].lv = listing->vtcons + i;
+                        m->vtcons[i].bound = listing->vtcons[i].kind == LISTING_VTCON_FB;
+                        snprintf(m->vtcons[i].name, sizeof(m->vtcons[i].name), "vtcon%u", listing->vtcons[i].number);
                 }
         }
 
@@ -2381,8 +2777,9 @@ int machine_new(Machine **ret, Listing *listing) {
                 r = device_add_nodes(m, d);
                 if (r < 0)
                         goto fail;
-                device_sync_nodes(m, d, false);
+                sync_nodes(m, d, false);
         }
+        sync_nodes(m, NULL, false); /* the platform framebuffer's fbN */
 
         *ret = m;
         return 0;
@@ -2422,8 +2819,14 @@ Machine *machine_free(Machine *m) {
                 free(m->groups[i]);
         free(m->groups);
         free(m->nodes);
+        free(m->vtcons);
+        for (size_t i = 0; i < m->n_dev_files; i++)
+                free(m->dev_files[i].path);
+        free(m->dev_files);
+        closep(&m->dev_fd);
         closep(&m->vfio_fd);
         closep(&m->dri_fd);
+        closep(&m->snd_fd);
         free(m->fake_modules);
         tree_free(m->tree);
         uevent_free(m->uevent);
@@ -2465,24 +2868,31 @@ int machine_fake_modules(Machine *m, FakeModule **ret, size_t *ret_n) {
         return 0;
 }
 
-void machine_set_devfs(Machine *m, int vfio_fd, int dri_fd) {
+void machine_set_devfs(Machine *m, int dev_fd, int vfio_fd, int dri_fd, int snd_fd) {
         char name[16];
 
         pthread_mutex_lock(&m->lock);
+        closep(&m->dev_fd);
         closep(&m->vfio_fd);
         closep(&m->dri_fd);
+        closep(&m->snd_fd);
+        m->dev_fd = dev_fd;
         m->vfio_fd = vfio_fd;
         m->dri_fd = dri_fd;
+        m->snd_fd = snd_fd;
 
-        devfs_create(m->vfio_fd, "vfio", 0666);
+        devfs_create(m, m->vfio_fd, "vfio", 0666, NULL);
         for (size_t i = 0; i < m->n_groups; i++)
                 if (m->groups[i] && m->groups[i]->n_vfio > 0) {
                         snprintf(name, sizeof(name), "%d", m->groups[i]->number);
-                        devfs_create(m->vfio_fd, name, 0600);
+                        devfs_create(m, m->vfio_fd, name, 0600, NULL);
                 }
         for (size_t i = 0; i < m->n_nodes; i++)
-                if (m->nodes[i].present && m->nodes[i].ln->kind == LISTING_NODE_DRM)
-                        devfs_create(m->dri_fd, m->nodes[i].ln->name, 0666);
+                if (m->nodes[i].present && node_dev_dir(m, m->nodes + i) >= 0)
+                        devfs_create(m, node_dev_dir(m, m->nodes + i), m->nodes[i].ln->name, 0666, node_owner(m->nodes + i));
+        for (size_t i = 0; i < m->n_modules; i++)
+                if (m->modules[i]->loaded)
+                        module_nodes_create(m, m->modules[i]);
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -2526,7 +2936,7 @@ static int resolve_block(Machine *m, char **ret_error) {
 
         for (size_t i = 0; i < m->n_nodes; i++)
                 if (m->nodes[i].ln->kind == LISTING_NODE_BLOCK)
-                        device_sync_nodes(m, m->nodes[i].device, false);
+                        sync_nodes(m, m->nodes[i].device, false);
         return 0;
 }
 
@@ -2649,6 +3059,8 @@ int machine_module_delete(Machine *m, const char *name, machine_valid_t still_va
                         r = -ENOENT;
                 else if (r >= 0 && module_holders(m, mod) > 0)
                         r = -EWOULDBLOCK; /* delete_module(): "other modules depend on us" */
+                else if (r >= 0 && module_open_files(m, mod) > 0)
+                        r = -EWOULDBLOCK; /* try_stop_module(): references held (open files) */
                 else if (r >= 0)
                         r = module_unload(m, mod);
         }

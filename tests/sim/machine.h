@@ -4,7 +4,9 @@
  * groups, the /sys tree that shows them and the kernel semantics of writes
  * to it (bind, unbind, driver_override, drivers_probe, remove, rescan,
  * sriov_numvfs, new_id, module load/unload, faults), the class devices bound
- * drivers create (drm, net, block) and the files in /dev/vfio and /dev/dri.
+ * drivers create (drm, net, block, sound, graphics), the vtconsoles, and the
+ * files in the namespace's /dev (module nodes, /dev/fbN, /dev/vfio, /dev/dri,
+ * /dev/snd), whose open files pin modules.
  * All entry points take the machine lock; they are called from FUSE worker
  * threads.
  */
@@ -31,10 +33,12 @@ void machine_set_uevent(Machine *m, Uevent *u);
 /* The modules the fake /lib/modules tree must contain. Valid while m lives. */
 int machine_fake_modules(Machine *m, FakeModule **ret, size_t *ret_n);
 
-/* Takes ownership of directory fds of the namespace's /dev/vfio and /dev/dri (either may be -1):
- * creates /dev/vfio/vfio, /dev/vfio/N for each group with a function bound to vfio-pci and
- * /dev/dri/NODE for each present drm node; from then on binds and unbinds keep them in step. */
-void machine_set_devfs(Machine *m, int vfio_fd, int dri_fd);
+/* Takes ownership of directory fds of the namespace's /dev, /dev/vfio, /dev/dri and /dev/snd (any
+ * may be -1): creates /dev/vfio/vfio, /dev/vfio/N for each group with a function bound to
+ * vfio-pci, /dev/dri/NODE, /dev/snd/NODE and /dev/fbN for each present drm, sound and graphics
+ * node and /dev/NODE for each "# module_nodes" node of a loaded module; from then on binds,
+ * unbinds and module loads keep them in step. */
+void machine_set_devfs(Machine *m, int dev_fd, int vfio_fd, int dri_fd, int snd_fd);
 
 /* stat()s each "# block" PATH (call it in the namespace, once the mounts COMMAND sees are in
  * place): its file system's st_dev becomes the node's MAJ:MIN, and the nodes of bound functions
@@ -53,7 +57,8 @@ char *machine_proc_interrupts(Machine *m);
  * insert: 0, -ENOEXEC (not a simulated module), -EEXIST (loaded), -ENOENT (a dependency is not
  *         loaded: "unknown symbol"), or the fault's errno. Dependencies are not loaded.
  * delete: 0, -ENOENT (not loaded, unknown, built in), -EWOULDBLOCK (other loaded modules depend
- *         on it), or the fault's errno. Bound devices do not pin the module: they are unbound. */
+ *         on it, or a process has one of its /dev nodes open), or the fault's errno. Bound
+ *         devices do not pin the module: they are unbound. */
 typedef bool (*machine_valid_t)(void *userdata);
 int machine_module_insert(Machine *m, const char *name, machine_valid_t still_valid, void *userdata);
 int machine_module_delete(Machine *m, const char *name, machine_valid_t still_valid, void *userdata);

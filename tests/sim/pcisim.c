@@ -2,16 +2,19 @@
 /*
  * pcisim.c: the simulator's entry point. Owns the command line, the mount and
  * network namespace, the mounts (FUSE /sys, bind-mounted /proc/cmdline and
- * /proc/interrupts, tmpfs /usr/lib/modules, /dev/vfio and /dev/dri), the
- * "# block" paths resolved in the namespace, the FUSE glue that forwards to
- * machine.c, the pidfile, running the command under the module syscall filter
- * (modsyscall.c), forwarding signals to it and the teardown.
+ * /proc/interrupts, tmpfs /usr/lib/modules, a tmpfs /dev carrying the host's
+ * entries over, tmpfs /dev/vfio, /dev/dri and /dev/snd, /run/udev/control
+ * where the host has none), the "# block" paths resolved in the namespace,
+ * the FUSE glue that forwards to machine.c, the pidfile, running the command
+ * under the module syscall filter (modsyscall.c), forwarding signals to it and
+ * the teardown.
  *
  *   pcisim [--pidfile FILE] [--uevent-log FILE] LISTING -- COMMAND [ARGS...]
  */
 
 #define FUSE_USE_VERSION 312
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
@@ -42,8 +45,13 @@
 #include "uevent.h"
 
 #define MODULES_DIR "/usr/lib/modules"
+#define DEV_DIR "/dev"
 #define VFIO_DIR "/dev/vfio"
 #define DRI_DIR "/dev/dri"
+#define SND_DIR "/dev/snd"
+#define UDEV_DIR "/run/udev"
+
+static bool udev_dir_mounted;
 
 static Machine *machine;
 
@@ -340,8 +348,8 @@ static int setup_modules(Machine *m) {
         return 0;
 }
 
-/* A tmpfs on DIR (the directory is created on the real /dev first if missing; a real one is
- * mounted over), returned as an fd for the machine to create and remove files in. */
+/* A tmpfs on DIR (created in the namespace's own /dev tmpfs), returned as an fd for the machine
+ * to create and remove files in. */
 static int mount_dev_dir(const char *dir) {
         int fd;
 
@@ -355,18 +363,152 @@ static int mount_dev_dir(const char *dir) {
         return fd;
 }
 
-static int setup_dev(Machine *m) {
-        int vfio_fd, dri_fd;
+/* Whether /dev/NAME is the simulation's: the host's entry of that name is not carried over. */
+static bool dev_name_simulated(const Listing *l, const char *name) {
+        if (streq(name, "vfio") || streq(name, "dri") || streq(name, "snd"))
+                return true;
+        for (size_t i = 0; i < l->n_module_nodes; i++)
+                for (size_t k = 0; k < l->module_nodes[i].n_items; k++)
+                        if (streq(l->module_nodes[i].items[k], name))
+                                return true;
+        for (size_t i = 0; i < l->n_nodes; i++)
+                if (l->nodes[i].kind == LISTING_NODE_GRAPHICS && streq(l->nodes[i].name, name))
+                        return true;
+        return false;
+}
 
+/* Carries the host's /dev/NAME (seen below OLD) over into the new /dev: directories (with the
+ * file systems mounted in them: pts, shm, mqueue) bind-mounted recursively, symlinks copied,
+ * device nodes made anew with the same number, mode and owner (bind-mounted where mknod is not
+ * allowed), anything else bind-mounted. */
+static int dev_carry_over(const char *old, const char *name) {
+        _cleanup_free_ char *src = strdup_printf("%s/%s", old, name), *dst = strdup_printf("%s/%s", DEV_DIR, name);
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        if (!src || !dst)
+                return -ENOMEM;
+        if (lstat(src, &st) < 0)
+                return errno == ENOENT ? 0 : -errno; /* gone meanwhile */
+
+        if (S_ISLNK(st.st_mode)) {
+                char target[PATH_MAX];
+                ssize_t l = readlink(src, target, sizeof(target) - 1);
+
+                if (l < 0)
+                        return -errno;
+                target[l] = 0;
+                if (symlink(target, dst) < 0)
+                        return -errno;
+                (void) lchown(dst, st.st_uid, st.st_gid);
+                return 0;
+        }
+
+        if (S_ISDIR(st.st_mode)) {
+                if (mkdir(dst, st.st_mode & 07777) < 0)
+                        return -errno;
+                if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return -errno;
+                return 0;
+        }
+
+        if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && mknod(dst, st.st_mode, st.st_rdev) >= 0) {
+                (void) chown(dst, st.st_uid, st.st_gid);
+                (void) chmod(dst, st.st_mode & 07777);
+                return 0;
+        }
+
+        /* anything else, and device nodes where mknod is not allowed: bind-mounted on an empty file */
+        fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+                return -errno;
+        return 0;
+}
+
+/* The namespace's /dev: a tmpfs with the host's entries carried over (see dev_carry_over()) but
+ * for those the simulation makes: the directories vfio, dri and snd (a tmpfs each) and the names
+ * of "# module_nodes" and "# graphics". So the simulated /dev/nvidia0 or /dev/fb0 can come and go
+ * without touching the host's /dev, and /dev/null, /dev/fuse, /dev/pts… work as before. */
+static int setup_dev(Machine *m, const Listing *l) {
+        char staging[] = "/tmp/pcisim-dev.XXXXXX";
+        _cleanup_close_ int dev_fd = -1, vfio_fd = -1, dri_fd = -1, snd_fd = -1;
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        if (!mkdtemp(staging))
+                return log_error("Failed to create staging directory: %s", strerror(errno));
+        if (mount(DEV_DIR, staging, NULL, MS_BIND | MS_REC, NULL) < 0) {
+                r = log_error("Failed to bind mount %s on %s: %s", DEV_DIR, staging, strerror(errno));
+                (void) rmdir(staging);
+                return r;
+        }
+        if (mount("tmpfs", DEV_DIR, "tmpfs", MS_NOSUID, "mode=0755") < 0) {
+                r = log_error("Failed to mount tmpfs on %s: %s", DEV_DIR, strerror(errno));
+                goto finish;
+        }
+
+        d = opendir(staging);
+        if (!d) {
+                r = log_error("Failed to open %s: %s", staging, strerror(errno));
+                goto finish;
+        }
+        while ((de = readdir(d))) {
+                int k;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") || dev_name_simulated(l, de->d_name))
+                        continue;
+                k = dev_carry_over(staging, de->d_name);
+                if (k < 0) {
+                        r = log_error("Failed to carry %s/%s over into the namespace's %s: %s", DEV_DIR, de->d_name,
+                                      DEV_DIR, strerror(-k));
+                        break;
+                }
+        }
+        closedir(d);
+
+finish:
+        (void) umount2(staging, MNT_DETACH);
+        (void) rmdir(staging);
+        if (r < 0)
+                return r;
+
+        dev_fd = open(DEV_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dev_fd < 0)
+                return log_error("Failed to open %s: %s", DEV_DIR, strerror(errno));
         vfio_fd = mount_dev_dir(VFIO_DIR);
         if (vfio_fd < 0)
                 return -1;
         dri_fd = mount_dev_dir(DRI_DIR);
-        if (dri_fd < 0) {
-                close(vfio_fd);
+        if (dri_fd < 0)
                 return -1;
-        }
-        machine_set_devfs(m, vfio_fd, dri_fd);
+        snd_fd = mount_dev_dir(SND_DIR);
+        if (snd_fd < 0)
+                return -1;
+        machine_set_devfs(m, TAKE_FD(dev_fd), TAKE_FD(vfio_fd), TAKE_FD(dri_fd), TAKE_FD(snd_fd));
+        return 0;
+}
+
+/* sd-device (and libudev) monitors listen to udev's netlink group only where udevd runs
+ * (/run/udev/control exists) or /dev is a devtmpfs; else they take the kernel's group, which a
+ * user space sender cannot reach. The namespace's /dev is a tmpfs, so without a udevd on the host
+ * a tmpfs on /run/udev holds an empty "control": the namespace looks like the udev-managed
+ * system whose re-broadcasts pcisim sends (see uevent.c). */
+static int setup_udev_control(void) {
+        _cleanup_close_ int fd = -1;
+
+        if (access(UDEV_DIR "/control", F_OK) >= 0)
+                return 0;
+        if (mkdir(UDEV_DIR, 0755) < 0 && errno != EEXIST)
+                return log_error("Failed to create %s: %s", UDEV_DIR, strerror(errno));
+        if (mount("tmpfs", UDEV_DIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755") < 0)
+                return log_error("Failed to mount tmpfs on %s: %s", UDEV_DIR, strerror(errno));
+        udev_dir_mounted = true;
+        fd = open(UDEV_DIR "/control", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return log_error("Failed to create %s/control: %s", UDEV_DIR, strerror(errno));
         return 0;
 }
 
@@ -564,7 +706,9 @@ int main(int argc, char *argv[]) {
 
         if (setup_modules(machine) < 0)
                 return 1;
-        if (setup_dev(machine) < 0)
+        if (setup_dev(machine, listing) < 0)
+                return 1;
+        if (setup_udev_control() < 0)
                 return 1;
 
         /* "# block" paths, as COMMAND will see them (before /sys is ours: nothing there is a block
@@ -694,8 +838,12 @@ int main(int argc, char *argv[]) {
         (void) umount2("/proc/cmdline", MNT_DETACH);
         (void) umount2("/sys", MNT_DETACH);
         (void) umount2(MODULES_DIR, MNT_DETACH);
+        (void) umount2(SND_DIR, MNT_DETACH);
         (void) umount2(DRI_DIR, MNT_DETACH);
         (void) umount2(VFIO_DIR, MNT_DETACH);
+        (void) umount2(DEV_DIR, MNT_DETACH);
+        if (udev_dir_mounted)
+                (void) umount2(UDEV_DIR, MNT_DETACH);
         fuse_exit(f);
 
         {

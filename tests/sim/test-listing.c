@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test-listing.c: unit test of the pcisim listing parser (listing.c): the two
- * fixtures, the line forms users paste, the drm/net/block sections, and one
- * error per malformed-line class.
+ * test-listing.c: unit test of the pcisim listing parser (listing.c): the
+ * fixtures, the line forms users paste, the drm/net/block/sound/graphics/
+ * vtconsole/module_deps/module_nodes sections, and one error per
+ * malformed-line class.
  * Usage: test-listing FIXTURE_DIR
  */
 
@@ -98,10 +99,10 @@ static void test_fixture(const char *dir, const char *name, bool acs) {
         check(d && d->group == (acs ? 29 : 21));
         check(!find(l, "29:00.0"));
 
-        /* drm, net, block sections added for the simulation */
-        check(l->n_nodes == 5);
+        /* drm, net, block, sound, graphics sections added for the simulation */
+        check(l->n_nodes == 15);
         check(l->filename && streq(l->filename, path));
-        if (l->n_nodes == 5) {
+        if (l->n_nodes == 15) {
                 const ListingNode *n = l->nodes;
 
                 check(n[0].kind == LISTING_NODE_DRM && streq(n[0].name, "card0") && n[0].minor == 0);
@@ -113,8 +114,101 @@ static void test_fixture(const char *dir, const char *name, bool acs) {
                 check(n[3].kind == LISTING_NODE_NET && streq(n[3].name, "enp34s0") && n[3].line == n[2].line + 1);
                 check(n[4].kind == LISTING_NODE_BLOCK && streq(n[4].name, "nvme0n1") && streq_ptr(n[4].path, "/"));
                 check(n[4].device == (int) (find(l, "01:00.0") - l->devices));
+
+                /* 26:00.1 card1 controlC1 hwC1D0 pcmC1D3p: the card first, static minors 32 + … */
+                check(n[5].kind == LISTING_NODE_SOUND && streq(n[5].name, "card1") && n[5].sound_card && n[5].card == 1);
+                check(n[5].device == (int) (find(l, "26:00.1") - l->devices));
+                check(n[6].kind == LISTING_NODE_SOUND && streq(n[6].name, "controlC1") && !n[6].sound_card && n[6].minor == 32);
+                check(streq(n[7].name, "hwC1D0") && n[7].minor == 36 && n[7].card == 1);
+                check(streq(n[8].name, "pcmC1D3p") && n[8].minor == 51);
+                /* 28:00.4 card0 controlC0 hwC0D0 pcmC0D0p pcmC0D0c */
+                check(streq(n[9].name, "card0") && n[9].sound_card && n[9].card == 0);
+                check(n[9].device == (int) (find(l, "28:00.4") - l->devices));
+                check(streq(n[10].name, "controlC0") && n[10].minor == 0);
+                check(streq(n[11].name, "hwC0D0") && n[11].minor == 4);
+                check(streq(n[12].name, "pcmC0D0p") && n[12].minor == 16);
+                check(streq(n[13].name, "pcmC0D0c") && n[13].minor == 24);
+                /* efi-framebuffer.0 fb0 */
+                check(n[14].kind == LISTING_NODE_GRAPHICS && streq(n[14].name, "fb0") && n[14].minor == 0);
+                check(n[14].device == -1 && n[14].platform == LISTING_FRAMEBUFFER_EFI);
+        }
+        check(l->framebuffer == LISTING_FRAMEBUFFER_EFI);
+
+        check(l->n_vtcons == 2);
+        if (l->n_vtcons == 2) {
+                check(l->vtcons[0].number == 0 && l->vtcons[0].kind == LISTING_VTCON_DUMMY);
+                check(l->vtcons[1].number == 1 && l->vtcons[1].kind == LISTING_VTCON_FB);
         }
 
+        /* the stock listing leaves out the nvidia modules on top of nvidia (see its header) */
+        check(l->n_module_deps == (acs ? 3 : 0));
+        check(l->n_module_nodes == (acs ? 3 : 1));
+        if (l->n_module_nodes >= 1) {
+                const ListingModuleItems *m = l->module_nodes;
+
+                check(streq(m[0].module, "nvidia") && m[0].n_items == 2);
+                check(m[0].n_items == 2 && streq(m[0].items[0], "nvidia0") && streq(m[0].items[1], "nvidiactl") && !m[0].items[2]);
+        }
+        if (acs && l->n_module_deps == 3 && l->n_module_nodes == 3) {
+                const ListingModuleItems *drm = listing_module_deps(l, "nvidia_drm");
+
+                check(streq(l->module_deps[0].module, "nvidia_modeset") && l->module_deps[0].n_items == 1 &&
+                      streq(l->module_deps[0].items[0], "nvidia"));
+                check(drm && drm->n_items == 2 && streq(drm->items[0], "nvidia_modeset") && streq(drm->items[1], "nvidia") &&
+                      !drm->items[2]);
+                check(listing_module_deps(l, "nvidia_uvm") && !listing_module_deps(l, "nvidia"));
+                check(streq(l->module_nodes[1].module, "nvidia_modeset") && streq(l->module_nodes[1].items[0], "nvidia-modeset"));
+                check(streq(l->module_nodes[2].module, "nvidia_uvm") && l->module_nodes[2].n_items == 2 &&
+                      streq(l->module_nodes[2].items[1], "nvidia-uvm-tools"));
+        }
+
+        listing_free(l);
+}
+
+/* The Skylake with the host on its iGPU: i915's fbdev, no firmware framebuffer. */
+static void test_skylake(const char *dir) {
+        _cleanup_free_ char *path = strdup_printf("%s/intel-skylake-gtx1050ti.txt", dir);
+        _cleanup_free_ char *error = NULL;
+        Listing *l = NULL;
+        const ListingDevice *d;
+        int r;
+
+        r = listing_parse_file(path, &l, &error);
+        if (r < 0)
+                fprintf(stderr, "%s: %s\n", path, error ?: strerror(-r));
+        check(r == 0);
+        if (r < 0)
+                return;
+
+        check(l->n_devices == 11);
+        check(l->iommu == LISTING_IOMMU_INTEL && l->interrupt_remapping);
+        check(l->framebuffer == LISTING_FRAMEBUFFER_NONE);
+        d = find(l, "00:02.0");
+        check(d && d->boot_vga && streq_ptr(d->driver, "i915") && d->group == 2);
+        d = find(l, "02:00.0");
+        check(d && !d->boot_vga && streq_ptr(d->driver, "nouveau") && d->group == 1 && d->device == 0x1c82);
+        d = find(l, "00:01.0");
+        check(d && d->group == 1 && d->class == 0x060400 && streq_ptr(d->driver, "pcieport"));
+        d = find(l, "02:00.1");
+        check(d && d->group == 1 && d->device == 0x0fb9 && streq_ptr(d->driver, "snd_hda_intel"));
+
+        for (size_t i = 0; i < l->n_nodes; i++) {
+                const ListingNode *n = l->nodes + i;
+
+                if (n->kind == LISTING_NODE_GRAPHICS)
+                        check(streq(n->name, "fb0") && n->device == (int) (find(l, "00:02.0") - l->devices));
+                if (n->kind == LISTING_NODE_DRM && streq(n->name, "renderD129"))
+                        check(n->device == (int) (find(l, "02:00.0") - l->devices) && n->minor == 129);
+                if (n->kind == LISTING_NODE_SOUND && streq(n->name, "hwC0D2"))
+                        check(n->minor == 6 && n->card == 0 && n->device == (int) (find(l, "00:1f.3") - l->devices));
+                if (n->kind == LISTING_NODE_SOUND && streq(n->name, "pcmC0D3p"))
+                        check(n->minor == 19);
+                if (n->kind == LISTING_NODE_BLOCK)
+                        check(streq(n->name, "sda") && n->device == (int) (find(l, "00:17.0") - l->devices));
+        }
+        check(l->n_nodes == 18);
+        check(l->n_vtcons == 2);
+        check(l->n_module_deps == 0 && l->n_module_nodes == 0);
         listing_free(l);
 }
 
@@ -268,6 +362,72 @@ static void test_forms(void) {
                 listing_free(l);
         }
 
+        /* sound, graphics, vtconsole, module_deps, module_nodes */
+        l = parse_ok(GOOD
+                     "IOMMU Group 16 26:00.1 Audio device [0403]: NVIDIA Corporation Device [10de:10fa] (rev a1)\n"
+                     "# drivers\n"
+                     "26:00.0 nvidia\n"
+                     "26:00.1 snd_hda_intel\n"
+                     "# sound\n"
+                     "26:00.1 card7 controlC7 hwC7D3 midiC7D7 pcmC7D7c\n"
+                     "26:00.1 card7   pcmC7D0p\n"
+                     "# graphics\n"
+                     "simple-framebuffer.0 fb31\n"
+                     "26:00.0 fb1\n"
+                     "# framebuffer\n"
+                     "simple-framebuffer.0\n"
+                     "# vtconsole\n"
+                     "vtcon15 fb\n"
+                     "vtcon0 dummy\n"
+                     "vtcon2 fb\n"
+                     "# module_deps\n"
+                     "nvidia-drm nvidia_modeset nvidia\n"
+                     "nvidia_modeset  nvidia\n"
+                     "# module_nodes\n"
+                     "nvidia-drm nvidia-caps.x_1\n"
+                     "nvidia_modeset nvidia-modeset\n");
+        if (l) {
+                const ListingNode *n = l->nodes;
+                const ListingModuleItems *d;
+
+                check(l->n_nodes == 8);
+                if (l->n_nodes == 8) {
+                        check(n[0].kind == LISTING_NODE_SOUND && n[0].sound_card && n[0].card == 7 && streq(n[0].name, "card7"));
+                        check(streq(n[1].name, "controlC7") && n[1].minor == 224);
+                        check(streq(n[2].name, "hwC7D3") && n[2].minor == 224 + 7);
+                        check(streq(n[3].name, "midiC7D7") && n[3].minor == 224 + 15);
+                        check(streq(n[4].name, "pcmC7D7c") && n[4].minor == 255);
+                        /* the card again on another line: no second card node */
+                        check(streq(n[5].name, "pcmC7D0p") && n[5].minor == 224 + 16 && !n[5].sound_card && n[5].line == 8);
+                        check(n[6].kind == LISTING_NODE_GRAPHICS && n[6].device == -1 && n[6].platform == LISTING_FRAMEBUFFER_SIMPLE);
+                        check(streq(n[6].name, "fb31") && n[6].minor == 31);
+                        check(n[7].kind == LISTING_NODE_GRAPHICS && n[7].device == (int) (find(l, "26:00.0") - l->devices));
+                        check(streq(n[7].name, "fb1") && n[7].minor == 1);
+                }
+                check(l->n_vtcons == 3);
+                if (l->n_vtcons == 3) {
+                        check(l->vtcons[0].number == 15 && l->vtcons[0].kind == LISTING_VTCON_FB && l->vtcons[0].line == 15);
+                        check(l->vtcons[1].number == 0 && l->vtcons[1].kind == LISTING_VTCON_DUMMY);
+                        check(l->vtcons[2].number == 2 && l->vtcons[2].kind == LISTING_VTCON_FB);
+                }
+                check(streq(listing_vtcon_kind_to_string(LISTING_VTCON_DUMMY), "dummy"));
+                check(streq(listing_vtcon_kind_to_string(LISTING_VTCON_FB), "fb"));
+                check(l->n_module_deps == 2);
+                d = listing_module_deps(l, "nvidia_drm");
+                check(d && d->line == 19 && d->n_items == 2 && streq(d->items[0], "nvidia_modeset") && streq(d->items[1], "nvidia"));
+                check(!listing_module_deps(l, "nvidia-drm")); /* names as the kernel keeps them */
+                d = listing_module_deps(l, "nvidia_modeset");
+                check(d && d->n_items == 1 && streq(d->items[0], "nvidia"));
+                check(l->n_module_nodes == 2);
+                if (l->n_module_nodes == 2) {
+                        check(streq(l->module_nodes[0].module, "nvidia_drm"));
+                        check(streq(l->module_nodes[0].items[0], "nvidia-caps.x_1")); /* node names as written */
+                }
+                check(streq(listing_node_kind_to_string(LISTING_NODE_SOUND), "sound"));
+                check(streq(listing_node_kind_to_string(LISTING_NODE_GRAPHICS), "graphics"));
+                listing_free(l);
+        }
+
         {
                 char *m = NULL;
 
@@ -334,7 +494,78 @@ static void test_errors(void) {
         parse_fails(DRV "# block\n26:00.0 sda /\n26:00.0 sda /home\n", 6, "duplicate node 'sda' in section 'block'");
         parse_fails(GOOD "# block\n26:00.0 sda /\n", 3, "has no driver in section 'drivers'");
         parse_fails(DRV "# blocks\n", 4, "unknown section 'blocks', expected one of drivers, boot_vga, sriov, iommu, "
-                    "interrupt_remapping, cmdline, framebuffer, modules, drm, net, block");
+                    "interrupt_remapping, cmdline, framebuffer, modules, drm, net, block, sound, graphics, vtconsole, "
+                    "module_deps, module_nodes");
+
+        /* sound */
+        parse_fails(DRV "# sound\n26:00.0 card0\n", 5, "expected 'ADDRESS cardN NODE [NODE...]'");
+        parse_fails(DRV "# sound\n27:00.0 card0 controlC0\n", 5, "address '27:00.0' in section 'sound' is not in the listing");
+        parse_fails(DRV "# sound\n26:00.0 card8 controlC8\n", 5, "bad card 'card8' in section 'sound', expected card0 to card7");
+        parse_fails(DRV "# sound\n26:00.0 card01 controlC1\n", 5, "bad card 'card01'");
+        parse_fails(DRV "# sound\n26:00.0 controlC0 card0\n", 5, "bad card 'controlC0'");
+        parse_fails(DRV "# sound\n26:00.0 card1 controlC0\n", 5, "node 'controlC0' in section 'sound' is not one of card1's");
+        parse_fails(DRV "# sound\n26:00.0 card1 pcmC1D0\n", 5, "bad node name 'pcmC1D0' in section 'sound'");
+        parse_fails(DRV "# sound\n26:00.0 card1 pcmC1D8p\n", 5, "bad node name 'pcmC1D8p'");
+        parse_fails(DRV "# sound\n26:00.0 card1 hwC1D4\n", 5, "bad node name 'hwC1D4'");
+        parse_fails(DRV "# sound\n26:00.0 card1 seq\n", 5, "bad node name 'seq'");
+        parse_fails(DRV "# sound\n26:00.0 card1 controlC1 controlC1\n", 5, "duplicate node 'controlC1' in section 'sound', first listed on line 5");
+        parse_fails(GOOD "IOMMU Group 16 26:00.1 Audio device [0403]: NVIDIA [10de:10fa]\n"
+                    "# drivers\n26:00.0 nvidia\n26:00.1 snd_hda_intel\n"
+                    "# sound\n26:00.1 card1 controlC1\n26:00.0 card1 hwC1D0\n", 8,
+                    "card1 in section 'sound' belongs to 0000:26:00.1 on line 7");
+        parse_fails(GOOD "# sound\n26:00.0 card0 controlC0\n", 3, "0000:26:00.0 in section 'sound' has no driver in section 'drivers'");
+
+        /* graphics */
+        parse_fails(DRV "# graphics\n26:00.0\n", 5, "expected 'ADDRESS fbN', 'efi-framebuffer.0 fbN' or 'simple-framebuffer.0 fbN'");
+        parse_fails(DRV "# graphics\n26:00.0 fb0 fb1\n", 5, "expected 'ADDRESS fbN'");
+        parse_fails(DRV "# graphics\nvesa-framebuffer.0 fb0\n", 5, "bad PCI address 'vesa-framebuffer.0' in section 'graphics'");
+        parse_fails(DRV "# graphics\n26:00.0 fb32\n", 5, "bad node name 'fb32' in section 'graphics', expected fb0 to fb31");
+        parse_fails(DRV "# graphics\n26:00.0 card0\n", 5, "bad node name 'card0'");
+        parse_fails(DRV "# graphics\n26:00.0 fb0\n# framebuffer\nefi-framebuffer.0\n# graphics\nefi-framebuffer.0 fb0\n", 9,
+                    "duplicate node 'fb0' in section 'graphics', first listed on line 5");
+        parse_fails(DRV "# graphics\n26:00.0 fb0\n26:00.0 fb1\n", 6, "26:00.0 has fb0 already in section 'graphics' (line 5)");
+        parse_fails(DRV "# graphics\nefi-framebuffer.0 fb0\n", 5,
+                    "efi-framebuffer.0 in section 'graphics' is not the platform framebuffer of section 'framebuffer' (none)");
+        parse_fails(DRV "# framebuffer\nefi-framebuffer.0\n# graphics\nsimple-framebuffer.0 fb0\n", 7,
+                    "simple-framebuffer.0 in section 'graphics' is not the platform framebuffer of section 'framebuffer' (efi-framebuffer.0)");
+        parse_fails(GOOD "# graphics\n26:00.0 fb0\n# drivers\n26:00.0 vfio-pci\n", 3, "bound to vfio-pci");
+
+        /* vtconsole */
+        parse_fails(DRV "# vtconsole\nvtcon0\n", 5, "expected 'vtconN dummy' or 'vtconN fb'");
+        parse_fails(DRV "# vtconsole\nvtcon16 fb\n", 5, "bad console 'vtcon16' in section 'vtconsole', expected vtcon0 to vtcon15");
+        parse_fails(DRV "# vtconsole\nvtcon01 fb\n", 5, "bad console 'vtcon01'");
+        parse_fails(DRV "# vtconsole\nvtcon fb\n", 5, "bad console 'vtcon'");
+        parse_fails(DRV "# vtconsole\nvtcon0 vga\n", 5, "bad console driver 'vga' in section 'vtconsole', expected dummy or fb");
+        parse_fails(DRV "# vtconsole\nvtcon1 fb\nvtcon1 dummy\n", 6, "duplicate console 'vtcon1' in section 'vtconsole', first listed on line 5");
+        parse_fails(DRV "# vtconsole\nvtcon0 dummy\nvtcon1 dummy\n", 6, "a second system console driver 'vtcon1'");
+
+        /* module_deps */
+        parse_fails(DRV "# module_deps\nnvidia_drm\n", 5, "expected 'MODULE DEP [DEP...]' in section 'module_deps'");
+        parse_fails(DRV "# module_deps\nnvidia/drm nvidia\n", 5, "bad module name 'nvidia/drm' in section 'module_deps'");
+        parse_fails(DRV "# module_deps\nnvidia_drm nvidia.ko\n", 5, "bad module name 'nvidia.ko' in section 'module_deps'");
+        parse_fails(DRV "# module_deps\nnvidia-drm nvidia_drm\n", 5, "module 'nvidia_drm' depends on itself in section 'module_deps'");
+        parse_fails(DRV "# module_deps\nnvidia_drm nvidia nvidia\n", 5, "'nvidia' twice on one line in section 'module_deps'");
+        parse_fails(DRV "# module_deps\nnvidia_drm nvidia\nnvidia-drm nvidia_modeset\n", 6,
+                    "duplicate module 'nvidia_drm' in section 'module_deps', first listed on line 5");
+        parse_fails(DRV "# module_deps\nvfio-pci vfio\n", 5, "the dependencies of vfio_pci are pcisim's own");
+        parse_fails(DRV "# module_deps\npcieport nvidia\n", 5, "pcieport in section 'module_deps' is built into the kernel");
+        parse_fails(DRV "# module_deps\nnvidia pcieport\n", 5, "pcieport in section 'module_deps' is built into the kernel");
+        parse_fails(DRV "# module_deps\na b\nb c\nc a\n", 5, "module 'a' in section 'module_deps' depends on itself through its dependencies");
+
+        /* module_nodes */
+        parse_fails(DRV "# module_nodes\nnvidia\n", 5, "expected 'MODULE NODE [NODE...]' in section 'module_nodes'");
+        parse_fails(DRV "# module_nodes\nnvidia nvidia/0\n", 5, "bad node name 'nvidia/0' in section 'module_nodes'");
+        parse_fails(DRV "# module_nodes\nnvidia ..\n", 5, "bad node name '..'");
+        parse_fails(DRV "# module_nodes\nnvidia null\n", 5, "node name 'null' in section 'module_nodes' is reserved");
+        parse_fails(DRV "# module_nodes\nnvidia dri\n", 5, "node name 'dri' in section 'module_nodes' is reserved");
+        parse_fails(DRV "# module_nodes\nnvidia fb0\n", 5, "node name 'fb0' in section 'module_nodes' is reserved");
+        parse_fails(DRV "# module_nodes\nnvidia nvidia0 nvidia0\n", 5, "'nvidia0' twice on one line in section 'module_nodes'");
+        parse_fails(DRV "# module_nodes\nnvidia nvidia0\nnvidia nvidiactl\n", 6,
+                    "duplicate module 'nvidia' in section 'module_nodes', first listed on line 5");
+        parse_fails(DRV "# module_deps\nnvidia_uvm nvidia\n# module_nodes\nnvidia nvidia0\nnvidia-uvm nvidia0\n", 8,
+                    "duplicate node 'nvidia0' in section 'module_nodes', first listed on line 7");
+        parse_fails(DRV "# module_nodes\nnvidia nvidia0\nnvidia_uvm nvidia-uvm\n", 6,
+                    "module 'nvidia_uvm' in section 'module_nodes' is no module of the listing");
 #undef DRV
         parse_fails("# only a comment\n", 0, "no devices");
 }
@@ -344,6 +575,7 @@ int main(int argc, char *argv[]) {
 
         test_fixture(dir, "amd-matisse-gtx1650.txt", false);
         test_fixture(dir, "amd-matisse-gtx1650-acs-override.txt", true);
+        test_skylake(dir);
         test_forms();
         test_errors();
 

@@ -148,11 +148,23 @@ module r8169 refcnt=0
 module snd_hda_intel refcnt=0
 module xhci_pci refcnt=0
 framebuffer efi-framebuffer.0 bound=1
+vtcon vtcon0 bind=0
+vtcon vtcon1 bind=1
 drm card0
 drm renderD128
 net enp33s0
 net enp34s0
-block nvme0n1" "$(grep -v '^device ' $STATE)"
+block nvme0n1
+sound card0
+sound card1
+sound controlC0
+sound controlC1
+sound hwC0D0
+sound hwC1D0
+sound pcmC0D0c
+sound pcmC0D0p
+sound pcmC1D3p
+graphics fb0" "$(grep -v '^device ' $STATE)"
 boot=$(cat $STATE)
 
 # the vfio-pci flow: the GPU's drm nodes go with nvidia, /dev/vfio/16 comes with vfio-pci
@@ -370,25 +382,27 @@ wait "$sim"
 sim=
 
 # --- 4. "# block" errors name FILE:LINE ------------------------------------------------------
+# (the fixture's last section is not "# block": each copy starts one again)
+root_line=$(grep -n '^01:00.0 nvme0n1 /$' "$LISTING" | cut -d: -f1)
 cp "$LISTING" "$tmp/proc.txt"
-printf '01:00.0 nvme1n1 /proc\n' >>"$tmp/proc.txt"
+printf '# block\n01:00.0 nvme1n1 /proc\n' >>"$tmp/proc.txt"
 line=$(wc -l <"$tmp/proc.txt")
 out=$("$PCISIM" "$tmp/proc.txt" -- true 2>&1)
 rc=$?
 [ "$rc" = 1 ] && [[ "$out" == "pcisim: $tmp/proc.txt:$line: /proc in section 'block' is not on a block device (its file system is on 0:"*", like tmpfs, overlay or btrfs)" ]] \
         && pass || fail "block on proc: rc=$rc '$out'"
 cp "$LISTING" "$tmp/missing.txt"
-printf '01:00.0 nvme1n1 /nonexistent/pcisim\n' >>"$tmp/missing.txt"
+printf '# block\n01:00.0 nvme1n1 /nonexistent/pcisim\n' >>"$tmp/missing.txt"
 out=$("$PCISIM" "$tmp/missing.txt" -- true 2>&1)
 rc=$?
 [ "$rc" = 1 ] && [ "$out" = "pcisim: $tmp/missing.txt:$line: Failed to stat /nonexistent/pcisim in section 'block': No such file or directory" ] \
         && pass || fail "block on a missing path: rc=$rc '$out'"
 cp "$LISTING" "$tmp/twice.txt"
-printf '03:00.1 sda /usr\n' >>"$tmp/twice.txt"
+printf '# block\n03:00.1 sda /usr\n' >>"$tmp/twice.txt"
 out=$("$PCISIM" "$tmp/twice.txt" -- true 2>&1)
 rc=$?
 if [ "$(stat -c %d /usr)" = "$(stat -c %d /)" ]; then
-        [ "$rc" = 1 ] && [[ "$out" == "pcisim: $tmp/twice.txt:$line: /usr in section 'block' is on "*" like / (nvme0n1) on line $((line - 1))" ]] \
+        [ "$rc" = 1 ] && [[ "$out" == "pcisim: $tmp/twice.txt:$line: /usr in section 'block' is on "*" like / (nvme0n1) on line $root_line" ]] \
                 && pass || fail "two block nodes on one device: rc=$rc '$out'"
 else
         [ "$rc" = 0 ] && pass || fail "block node on /usr: rc=$rc '$out'"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # pcisim behaviour test: attributes and links as a kernel formats them, lspci and the
-# listing script reproducing the fixtures, libkmod alias resolution, the kernel
+# listing script reproducing the fixtures (also the Skylake one), libkmod alias resolution, the kernel
 # semantics of writes (override, bind, unbind, drivers_probe, remove, rescan,
 # sriov_numvfs, module load/unload), faults, exit status, a 4096-function machine.
 #   test-sysfs.sh PCISIM FIXTURE_DIR GEN_MACHINE_PY
@@ -231,7 +231,7 @@ EOF
 strip_names() {
         sed -E 's/^(IOMMU Group [0-9]+ [0-9a-f:.]+) .*(\[[0-9a-f]{4}\]): .*(\[[0-9a-f]{4}:[0-9a-f]{4}\])( \(rev [0-9a-f]{2}\))?$/\1 \2 \3\4/'
 }
-for f in amd-matisse-gtx1650 amd-matisse-gtx1650-acs-override; do
+for f in amd-matisse-gtx1650 amd-matisse-gtx1650-acs-override intel-skylake-gtx1050ti; do
         if ! "$PCISIM" "$FIXTURES/$f.txt" -- bash "$tmp/listing.sh" >"$tmp/$f.out" 2>"$tmp/$f.err"; then
                 fail "listing script under pcisim on $f"; cat "$tmp/$f.err"
         elif diff <(grep '^IOMMU Group' "$FIXTURES/$f.txt" | strip_names) <(strip_names <"$tmp/$f.out") >"$tmp/$f.diff"; then

@@ -64,14 +64,20 @@ if [ "$(cat "$tmp/out")" != "$expected" ]; then
         echo "FAIL: monitor output differs"; diff -u <(echo "$expected") "$tmp/out"; failed=1
 fi
 
-# r8169 takes enp34s0 (# net) with it and brings it back, before its unbind and bind events
-expected_log='1000 unbind /devices/pci0000:00/0000:26:00.1 snd_hda_intel
-1001 remove /devices/pci0000:00/0000:22:00.0/net/enp34s0 -
-1002 unbind /devices/pci0000:00/0000:22:00.0 r8169
-1003 remove /devices/pci0000:00/0000:22:00.0 -
-1004 add /devices/pci0000:00/0000:22:00.0 -
-1005 add /devices/pci0000:00/0000:22:00.0/net/enp34s0 -
-1006 bind /devices/pci0000:00/0000:22:00.0 r8169'
+# snd_hda_intel takes the ALSA card of 26:00.1 (# sound: its nodes, then the card) with it before
+# its unbind event; r8169 takes enp34s0 (# net) with it and brings it back, before its unbind
+# and bind events
+expected_log='1000 remove /devices/pci0000:00/0000:26:00.1/sound/card1/controlC1 -
+1001 remove /devices/pci0000:00/0000:26:00.1/sound/card1/hwC1D0 -
+1002 remove /devices/pci0000:00/0000:26:00.1/sound/card1/pcmC1D3p -
+1003 remove /devices/pci0000:00/0000:26:00.1/sound/card1 -
+1004 unbind /devices/pci0000:00/0000:26:00.1 snd_hda_intel
+1005 remove /devices/pci0000:00/0000:22:00.0/net/enp34s0 -
+1006 unbind /devices/pci0000:00/0000:22:00.0 r8169
+1007 remove /devices/pci0000:00/0000:22:00.0 -
+1008 add /devices/pci0000:00/0000:22:00.0 -
+1009 add /devices/pci0000:00/0000:22:00.0/net/enp34s0 -
+1010 bind /devices/pci0000:00/0000:22:00.0 r8169'
 if [ "$(cat "$tmp/log")" != "$expected_log" ]; then
         echo "FAIL: uevent log differs"; diff -u <(echo "$expected_log") "$tmp/log"; failed=1
 fi
