@@ -175,6 +175,52 @@ def handoff_signals_states_after_they_are_true(bed):
 
 
 
+SKYLAKE = os.path.join(os.path.dirname(ACS), "intel-skylake-gtx1050ti.txt")
+GUEST_GPU_PATH = "/org/passthru1/device/pci_0000_02_00_0"
+IGPU = "0000:00:02.0"
+
+
+@case(listing=SKYLAKE)
+def handoff_second_gpu_leaves_the_host_display_alone(bed):
+    """The host runs on the iGPU; the GTX 1050 Ti on nouveau goes without touching consoles,
+    frame buffers, the iGPU or the display manager."""
+    before = bed.snapshot()
+    check_eq(bed.prop(GUEST_GPU_PATH, "Primary", GPU_IF), False, "the GTX 1050 Ti is not the primary GPU")
+    r = bed.method(GUEST_GPU_PATH, GPU_IF, "Handoff", "sa{sv}", "", "0")
+    done = steps_of(r, "Handoff of 02:00.0")
+    kinds = [k for k, _ in done]
+    check(not {"unbind-console", "unbind-framebuffer"} & set(kinds), f"no console or frame buffer step: {done}")
+    check_eq([d.split()[-1] for k, d in done if k == "unload-module"], ["nouveau"], "nouveau unloaded")
+    after = bed.snapshot()
+    devices = state_devices(after)
+    check_eq(devices["0000:02:00.0"], ("vfio-pci", "vfio-pci"), "the GTX 1050 Ti on vfio-pci")
+    check_eq(devices["0000:02:00.1"], ("vfio-pci", "vfio-pci"), "its audio on vfio-pci")
+    check_eq(devices[IGPU], state_devices(before)[IGPU], "the iGPU untouched")
+    check_eq(line(after, "vtcon"), line(before, "vtcon"), "the consoles untouched")
+    check_eq(line(after, "framebuffer"), line(before, "framebuffer"), "the frame buffer untouched")
+    check_eq(bed.prop(GUEST_GPU_PATH, "Domain", GPU_IF), "", "detach only: no domain")
+    steps_of(bed.method(GUEST_GPU_PATH, GPU_IF, "Return", "a{sv}", "0"), "Return")
+    check_same_state(bed.snapshot(), before, "after Return", ignore_modules=VFIO_MODULES)
+
+
+@case(listing=ACS, step_timeout=2)
+def handoff_fault_console_unbind_is_undone(bed):
+    before = bed.snapshot()
+    for kind in ("EIO", "hang"):
+        bed.fault("vtcon_bind vtcon1 " + ("hang" if kind == "hang" else "errno EIO"))
+        r = handoff(bed, timeout=25)
+        if kind == "hang":
+            check_error(r, E + "Stuck", "Handoff with vtcon1's bind hanging")
+            check_eq(gpu_prop(bed, "State"), "stuck", "Gpu.State while the write hangs")
+            bed.release()
+            bed.wait_for(lambda: gpu_prop(bed, "State") == "host", "the undo after release", 15)
+        else:
+            check_error(r, E + "Failed", "Handoff with vtcon1's bind failing")
+            check("vtcon1" in r.message, f"the message names the console: {r.message!r}")
+        check_same_state(bed.snapshot(), before, f"after the console step failed ({kind})")
+        check_eq(bed.journals(), [], "no journal left")
+
+
 # ---------------------------------------------------------------------------------------------
 # a fault at each step, and the daemon killed at each step: back to the snapshot
 
