@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "handoff.h"
 #include "holders.h"
+#include "units.h"
 #include "log.h"
 #include "util.h"
 
@@ -186,6 +187,7 @@ void assignment_free(Assignment *a) {
                         *p = a->next;
                         break;
                 }
+        unit_job_free(a->unit_job);
         transaction_free(a->transaction);
         sd_bus_message_unref(a->request);
         free(a);
@@ -213,6 +215,13 @@ static int reply_outcome(Assignment *a) {
                 log_info("Group %u: %s done (%zu steps).", a->group, op, t->done.n_steps);
                 return bus_reply_steps(a->request, &t->done);
         case TRANSACTION_FAILED:
+                if (t->failure_kind == STEP_CHECK_CONSUMERS)
+                        return sd_bus_reply_method_errorf(
+                                a->request, PASSTHRU_ERROR_IN_USE,
+                                "The host still uses the GPU once the display manager stopped: %s. %s",
+                                strempty(t->failure),
+                                t->undo_problems ? "The undo did not restore everything; see the daemon's journal."
+                                                 : "The display manager was started again: nothing else was changed.");
                 if (t->failure_kind == STEP_UNLOAD_MODULE &&
                     (t->failure_errno == -EWOULDBLOCK || t->failure_errno == -EBUSY || t->failure_errno == -EAGAIN))
                         return sd_bus_reply_method_errorf(
@@ -290,7 +299,51 @@ static void on_settled(Transaction *t, void *userdata) {
         manager_exit_when_idle(m);
 }
 
+/* A display manager's stop can take as long as systemd gives it (TimeoutStopSec=, 90 s by default). */
+#define UNIT_JOB_TIMEOUT_USEC (120 * USEC_PER_SEC)
+
+static void on_unit_job_done(UnitJob *job, int result, const char *what, void *userdata) {
+        Assignment *a = userdata;
+        _cleanup_free_ char *copy = what ? strdup(what) : NULL;
+
+        a->unit_job = unit_job_free(a->unit_job);
+        transaction_step_done(a->transaction, result, copy); /* may free a */
+}
+
+static int on_run_step(Transaction *t, const Step *s, void *userdata) {
+        Assignment *a = userdata;
+        Manager *m = a->manager;
+        _cleanup_free_ char *who = NULL;
+        Holder *h = NULL;
+        size_t n = 0;
+        PciAddress addr;
+        PciDevice *gpu;
+        int r;
+
+        switch (s->kind) {
+        case STEP_STOP_UNIT:
+        case STEP_START_UNIT:
+                if (!m->bus)
+                        return -ENOTCONN;
+                return unit_job_new(m->bus, m->event, s->argument, s->kind == STEP_STOP_UNIT ? UNIT_STOP : UNIT_START,
+                                    UNIT_JOB_TIMEOUT_USEC, on_unit_job_done, a, &a->unit_job);
+        case STEP_CHECK_CONSUMERS:
+                if (pci_address_parse(s->argument, &addr, NULL) < 0 || !(gpu = machine_find_device(m->machine, &addr)))
+                        return -ENODEV;
+                r = gpu_consumers(m, gpu, &h, &n);
+                if (r < 0)
+                        return r;
+                who = holders_describe(h, n);
+                holders_free(h, n);
+                transaction_step_done(t, n > 0 ? -EBUSY : 0, who); /* may free a */
+                return 0;
+        default:
+                return -EINVAL;
+        }
+}
+
 static const TransactionHooks hooks = {
+        .run_step = on_run_step,
         .progress = on_progress,
         .verified = on_verified,
         .committed = on_committed,

@@ -10,6 +10,7 @@
 #include <systemd/sd-bus.h>
 
 #include "manager.h"
+#include "units.h"
 
 struct Assignment {
         Assignment *next;
@@ -19,6 +20,7 @@ struct Assignment {
         unsigned group;
         bool replied;
         bool counted; /* a start-up undo that has let the bus name go */
+        UnitJob *unit_job; /* a stop-unit/start-unit step waiting for systemd's job */
 };
 
 Assignment *manager_find_assignment(Manager *m, unsigned group);

@@ -13,10 +13,13 @@
 #include "handoff.h"
 #include "handoff-dbus.h"
 #include "log.h"
+#include "units.h"
 #include "util.h"
 
 #define ACTION_HANDOFF "org.passthru1.gpu.handoff"
 #define DOMAIN_NAME_MAX 256
+#define DISPLAY_MANAGER_UNIT "display-manager.service"
+#define STR_IN_SET_ACTIVE(s) (streq_ptr(s, "active") || streq_ptr(s, "activating") || streq_ptr(s, "reloading"))
 
 static int append_consumers(sd_bus_message *reply, const Holder *h, size_t n) {
         int r;
@@ -110,6 +113,7 @@ static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error 
         bool dry_run = false, stop_dm = false;
         const BoolOption options[] = { { "dry-run", &dry_run }, { "stop-display-manager", &stop_dm }, {} };
         const char *domain;
+        char *stop_units[2] = {};
         Holder *h = NULL;
         size_t nh = 0;
         PciDevice *gpu;
@@ -160,19 +164,30 @@ static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error 
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_BUSY,
                                          "%s is handed off already; 'passthructl return %s' gives it back.", gpu->name,
                                          gpu->name);
-        if (stop_dm && gpu_is_primary(gpu))
-                /* Not in this version: the caller must stop it (the consumers check says who is left). */
-                return sd_bus_error_set(error, PASSTHRU_ERROR_NOT_SUPPORTED,
-                                        "Stopping the display manager is not supported by this version of passthrud; "
-                                        "stop it first (systemctl stop display-manager), then hand the GPU off.");
+        /* 5. the display manager: only for the primary GPU, only when asked, only when it runs */
+        if (stop_dm && gpu_is_primary(gpu)) {
+                _cleanup_free_ char *state = NULL, *id = NULL;
 
-        /* 5. consumers */
+                r = unit_get_active_state(m->bus, DISPLAY_MANAGER_UNIT, &state, &id);
+                if (r == -ENOENT)
+                        log_info("No %s on this system: nothing to stop.", DISPLAY_MANAGER_UNIT);
+                else if (r < 0)
+                        return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                                 "Failed to ask systemd about %s (%s); nothing was changed.",
+                                                 DISPLAY_MANAGER_UNIT, strerror(ERRNO_VALUE(r)));
+                else if (STR_IN_SET_ACTIVE(state)) {
+                        log_info("%s (%s) is %s: the handoff stops it first.", DISPLAY_MANAGER_UNIT, strempty(id), state);
+                        stop_units[0] = (char *) DISPLAY_MANAGER_UNIT;
+                }
+        }
+
+        /* 6. consumers (after the display manager's stop, when there is one: a step) */
         r = gpu_consumers(m, gpu, &h, &nh);
         if (r < 0)
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
                                          "Failed to read who holds the GPU's nodes (%s); nothing was changed.",
                                          strerror(ERRNO_VALUE(r)));
-        if (nh > 0 && !dry_run) {
+        if (nh > 0 && !dry_run && !stop_units[0]) {
                 _cleanup_free_ char *who = holders_describe(h, nh);
                 holders_free(h, nh);
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_IN_USE,
@@ -182,8 +197,8 @@ static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error 
                                          gpu_is_primary(gpu) ? " (or stop the display manager)" : "");
         }
 
-        /* 6. plan */
-        r = handoff_plan(m, gpu, domain, &j, &p, &problem);
+        /* 7. plan */
+        r = handoff_plan(m, gpu, domain, stop_units, &j, &p, &problem);
         if (r == -EOPNOTSUPP) {
                 holders_free(h, nh);
                 return sd_bus_error_set(error, PASSTHRU_ERROR_NOT_SUPPORTED, problem);
@@ -210,7 +225,7 @@ static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error 
         }
         holders_free(h, nh);
 
-        /* 7. act */
+        /* 8. act */
         return start(m, message, gpu, &j, &p);
 }
 

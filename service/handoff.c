@@ -93,8 +93,8 @@ static int strv_copy_into(char ***dst, char *const *src) {
         return 0;
 }
 
-int handoff_plan(Manager *m, PciDevice *gpu, const char *domain, Journal *ret_journal, Plan *ret_plan,
-                 char **ret_problem) {
+int handoff_plan(Manager *m, PciDevice *gpu, const char *domain, char *const *stop_units, Journal *ret_journal,
+                 Plan *ret_plan, char **ret_problem) {
         _cleanup_(journal_done) Journal j = { .operation = OPERATION_HANDOFF };
         _cleanup_(plan_done) Plan p = {};
         _cleanup_free_ PciDevice **functions = NULL;
@@ -141,6 +141,21 @@ int handoff_plan(Manager *m, PciDevice *gpu, const char *domain, Journal *ret_jo
                 if (r < 0)
                         return r;
                 j.n_origins++;
+        }
+
+        /* 0. The units to stop (the display manager), then, since they held the GPU, a check
+         * that nobody holds it any more: the undo starts them again, nothing else was done. */
+        for (char *const *u = stop_units; u && *u; u++) {
+                r = plan_add(&p, STEP_STOP_UNIT, NULL, *u, -1);
+                if (r >= 0)
+                        r = strv_extend_unique(&j.stopped_units, *u);
+                if (r < 0)
+                        return r;
+        }
+        if (stop_units && stop_units[0]) {
+                r = plan_add(&p, STEP_CHECK_CONSUMERS, NULL, gpu->name, -1);
+                if (r < 0)
+                        return r;
         }
 
         /* 1. The consoles and the firmware frame buffer: only the primary GPU's. */
@@ -316,7 +331,8 @@ static int journal_copy(Journal *dst, const Journal *src) {
             strv_copy_into(&dst->loaded_modules, src->loaded_modules) < 0 ||
             strv_copy_into(&dst->consoles, src->consoles) < 0 ||
             strv_copy_into(&dst->framebuffers, src->framebuffers) < 0 ||
-            strv_copy_into(&dst->unloaded_modules, src->unloaded_modules) < 0)
+            strv_copy_into(&dst->unloaded_modules, src->unloaded_modules) < 0 ||
+            strv_copy_into(&dst->stopped_units, src->stopped_units) < 0)
                 return -ENOMEM;
         return 0;
 }

@@ -53,6 +53,7 @@ void journal_done(Journal *j) {
         j->consoles = strv_free(j->consoles);
         j->framebuffers = strv_free(j->framebuffers);
         j->unloaded_modules = strv_free(j->unloaded_modules);
+        j->stopped_units = strv_free(j->stopped_units);
         j->has_gpu = false;
 }
 
@@ -114,6 +115,8 @@ int journal_write_named(int dirfd, const char *name, const Journal *j) {
                 fprintf(f, "framebuffer %s\n", *c);
         for (char **m = j->unloaded_modules; m && *m; m++)
                 fprintf(f, "unloaded %s\n", *m);
+        for (char **u = j->stopped_units; u && *u; u++)
+                fprintf(f, "stopped %s\n", *u);
         fprintf(f, "step %zu %s\n", j->step, strempty(j->step_text));
         if (fclose(f) != 0)
                 return -ENOMEM;
@@ -218,9 +221,11 @@ int journal_read(int dirfd, const char *name, Journal *ret) {
                         if (free_and_strdup(&j.domain, v) < 0)
                                 return -ENOMEM;
                 } else if ((v = startswith(*l, "console ")) || (v = startswith(*l, "framebuffer ")) ||
-                           (v = startswith(*l, "unloaded "))) {
-                        char ***list = (*l)[0] == 'c' ? &j.consoles : (*l)[0] == 'f' ? &j.framebuffers
-                                                                                      : &j.unloaded_modules;
+                           (v = startswith(*l, "unloaded ")) || (v = startswith(*l, "stopped "))) {
+                        char ***list = (*l)[0] == 'c'   ? &j.consoles
+                                       : (*l)[0] == 'f' ? &j.framebuffers
+                                       : (*l)[0] == 'u' ? &j.unloaded_modules
+                                                        : &j.stopped_units;
                         char *c;
                         if (!driver_name_is_valid(v))
                                 return -EBADMSG;

@@ -39,6 +39,7 @@ typedef struct Journal {
         char **consoles;         /* vtconN bound to a frame buffer before */
         char **framebuffers;     /* firmware frame buffers bound before */
         char **unloaded_modules; /* modules loaded before and unloaded by it, in unload order */
+        char **stopped_units;    /* units active before that it stopped (the display manager) */
 } Journal;
 
 void journal_done(Journal *j);

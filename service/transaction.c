@@ -172,6 +172,12 @@ int plan_restore(const Journal *j, bool unload_loaded, Plan *p, char **problems)
                         if (r < 0)
                                 return r;
                 }
+        /* Last, on a console again: the display manager (starting an active unit is a no-op). */
+        for (char **u = j->stopped_units; u && *u; u++) {
+                r = plan_add(p, STEP_START_UNIT, NULL, *u, -1);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -208,12 +214,21 @@ static void fail(Transaction *t, const Step *s, size_t index, int error, const c
         begin_undo(t);
 }
 
+static void step_finished_with(Transaction *t, const Step *s, int result, const char *what);
+
 static void step_finished(Transaction *t, const Step *s, int result) {
         _cleanup_free_ char *what = NULL;
 
         if (result >= 0)
                 result = step_verify(s, &what);
+        step_finished_with(t, s, result, what);
+}
 
+void transaction_step_done(Transaction *t, int result, const char *what) {
+        step_finished_with(t, t->current, result, what);
+}
+
+static void step_finished_with(Transaction *t, const Step *s, int result, const char *what) {
         if (t->undoing) {
                 if (result < 0)
                         note_undo_problem(t, s, result, what);
@@ -379,6 +394,12 @@ static void advance(Transaction *t) {
                 if (t->hooks.progress)
                         t->hooks.progress(t, s, t->undoing, t->userdata);
                 t->current = s;
+                if (step_kind_is_inline(s->kind)) {
+                        r = t->hooks.run_step ? t->hooks.run_step(t, s, t->userdata) : -EOPNOTSUPP;
+                        if (r < 0)
+                                transaction_step_done(t, r, NULL);
+                        return;
+                }
                 r = worker_start(t->event, t->timeout_usec, run_current_step, t, on_step_done, on_step_finally, t,
                                  &t->worker);
                 if (r < 0)

@@ -33,6 +33,9 @@ typedef struct TransactionHooks {
         /* The outcome is known (succeeded, failed after the undo, or stuck), or, after stuck,
          * the transaction is over (finished set). */
         void (*settled)(Transaction *t, void *userdata);
+        /* Runs a step of an inline kind (step_kind_is_inline()); calls transaction_step_done()
+         * once it is over (maybe before returning). Returns < 0 when it could not start. */
+        int (*run_step)(Transaction *t, const Step *s, void *userdata);
 } TransactionHooks;
 
 struct Transaction {
@@ -80,6 +83,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Transaction *, transaction_free);
 int transaction_start(Transaction *t);
 /* Returns every function of the journal to its origin (reconciliation after a crash). */
 int transaction_start_undo(Transaction *t);
+
+/* The end of a step run by hooks.run_step: result 0 or -errno, what a sentence (may be NULL). */
+void transaction_step_done(Transaction *t, int result, const char *what);
 
 /* Does the transaction touch function a? */
 bool transaction_has_function(const Transaction *t, const PciAddress *a);

@@ -26,6 +26,10 @@ typedef enum StepKind {
         STEP_BIND_CONSOLE,
         STEP_UNBIND_FRAMEBUFFER, /* argument: the platform device, "efi-framebuffer.0" */
         STEP_BIND_FRAMEBUFFER,
+        /* Run by the daemon itself, not by a helper (TransactionHooks.run_step): */
+        STEP_STOP_UNIT,          /* argument: the unit, "display-manager.service" (systemd's D-Bus API) */
+        STEP_START_UNIT,
+        STEP_CHECK_CONSUMERS,    /* argument: the GPU; fails when a process still holds its nodes */
         _STEP_KIND_MAX,
         _STEP_KIND_INVALID = -EINVAL,
 } StepKind;
@@ -33,6 +37,8 @@ typedef enum StepKind {
 const char *step_kind_to_string(StepKind k) _pure_;
 /* Does a step of this kind write to a PCI function (its address is meaningful)? */
 bool step_kind_is_function(StepKind k) _const_;
+/* Is a step of this kind run by the daemon (bus calls, /proc), not in a helper process? */
+bool step_kind_is_inline(StepKind k) _const_;
 StepKind step_kind_from_string(const char *s) _pure_;
 
 typedef struct Step {

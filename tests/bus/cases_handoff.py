@@ -221,6 +221,80 @@ def handoff_fault_console_unbind_is_undone(bed):
         check_eq(bed.journals(), [], "no journal left")
 
 
+@case(listing=ACS, exclusive=True)
+def handoff_stops_the_display_manager_and_return_starts_it(bed):
+    """The display manager (mock systemd's gdm.service behind display-manager.service) holds
+    /dev/dri/card0 and goes away when its unit stops: the handoff stops it through systemd's API,
+    waits for the job, checks nobody holds the GPU any more, goes on; Return starts it last."""
+    before = bed.snapshot()
+    dm = bed.hold_open("/dev/dri/card0")
+    bed.start_systemd("--stop-kills-pid", dm)
+    r = handoff(bed)
+    check_error(r, E + "InUse", "without stop-display-manager the display manager's hold refuses it")
+    check_eq(bed.unit_state(), "active", "the display manager was not touched")
+    plan = steps_of(handoff(bed, dry_run=True, stop_display_manager=True), "dry-run")
+    check_eq([k for k, _ in plan][:2], ["stop-unit", "check-consumers"], f"the plan starts with the stop: {plan}")
+    check_eq(bed.unit_state(), "active", "a dry-run stops nothing")
+    done = steps_of(handoff(bed, stop_display_manager=True), "Handoff with stop-display-manager")
+    check_eq(done[0], ("stop-unit", "stop display-manager.service and wait for the job to end"), "first step")
+    check_eq(bed.unit_state(), "inactive", "the display manager is stopped")
+    check(("StopUnit", "display-manager.service") in bed.systemd_calls(), f"StopUnit: {bed.systemd_calls()}")
+    check_eq(state_devices(bed.snapshot())[GPU], ("vfio-pci", "vfio-pci"), "the GPU on vfio-pci")
+    record = open(os.path.join(bed.runtime_dir, "gpu-pci_0000_26_00_0.handoff")).read()
+    check("stopped display-manager.service" in record, f"the record says so: {record}")
+    back = steps_of(give_back(bed), "Return")
+    check_eq(back[-1][0], "start-unit", f"the display manager is started last: {back}")
+    check_eq(bed.unit_state(), "active", "the display manager runs again")
+    check_same_state(bed.snapshot(), before, "after Return", ignore_modules=VFIO_MODULES)
+
+
+@case(listing=ACS, exclusive=True)
+def handoff_display_manager_stopped_but_gpu_still_held_changes_nothing(bed):
+    before = bed.snapshot()
+    other = bed.hold_open("/dev/nvidia0")  # not the display manager: it stays
+    bed.start_systemd()
+    r = handoff(bed, stop_display_manager=True)
+    check_error(r, E + "InUse", "a process left after the stop")
+    check(str(other) in r.message and "/dev/nvidia0" in r.message, f"it names the process: {r.message!r}")
+    check("started again" in r.message, f"and says the display manager is back: {r.message!r}")
+    calls = [c for c in bed.systemd_calls() if c[0] in ("StopUnit", "StartUnit")]
+    check_eq(calls, [("StopUnit", "display-manager.service"), ("StartUnit", "display-manager.service")],
+             "stopped, then started again by the undo")
+    check_eq(bed.unit_state(), "active", "the display manager runs")
+    check_same_state(bed.snapshot(), before, "nothing changed")
+    check_eq(bed.journals(), [], "no journal")
+
+
+@case(listing=ACS)
+def handoff_display_manager_stop_failing_changes_nothing(bed):
+    before = bed.snapshot()
+    bed.start_systemd("--next-job-result", "timeout")
+    r = handoff(bed, stop_display_manager=True)
+    check_error(r, E + "Failed", "the stop job ended with result timeout")
+    check("timeout" in r.message and "display-manager.service" in r.message, f"message: {r.message!r}")
+    check_same_state(bed.snapshot(), before, "nothing changed")
+    check_eq(bed.unit_state(), "active", "the display manager runs (started again by the undo)")
+
+
+@case(listing=ACS, step_timeout=5)
+def handoff_killed_after_the_display_manager_stopped_starts_it_again(bed):
+    before = bed.snapshot()
+    bed.start_systemd()
+    line_ = f"driver_override {GPU} hang"
+    bed.fault(line_)
+    pending = bed.method_async(GPU_PATH, GPU_IF, "Handoff", "sa{sv}", "", "1", "stop-display-manager", "b", "true",
+                               timeout=30)
+    bed.wait_fault_fired(line_, pending)
+    check_eq(bed.unit_state(), "inactive", "the display manager was stopped before the hang")
+    bed.kill_daemon(signal.SIGKILL)
+    pending.result(10)
+    bed.release()
+    bed.restart_daemon()
+    check_same_state(bed.snapshot(), before, "the restarted daemon undid the handoff")
+    bed.wait_for(lambda: bed.unit_state() == "active", "the display manager to be started again", 10)
+    check_eq(bed.journals(), [], "no journal")
+
+
 # ---------------------------------------------------------------------------------------------
 # a fault at each step, and the daemon killed at each step: back to the snapshot
 

@@ -25,6 +25,7 @@ ACS = os.path.join(FIXTURES, "amd-matisse-gtx1650-acs-override.txt")
 
 BUS_CONFIG = os.path.join(SOURCE_DIR, "tests", "bus", "system-bus.conf.in")
 SUPERVISE = os.path.join(SOURCE_DIR, "tests", "bus", "supervise.sh")
+MOCK_SYSTEMD = os.path.join(SOURCE_DIR, "tests", "bus", "mock_systemd.py")
 
 # The modules Detach loads and nothing unloads: vfio_pci and what it depends on.
 VFIO_MODULES = ("vfio", "vfio_iommu_type1", "vfio_pci")
@@ -254,6 +255,7 @@ class Bed:
         self.bus = None
         self.sim = None
         self.polkit = None
+        self.systemd = None
         self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={self.socket}", NO_COLOR="1")
         self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
 
@@ -358,6 +360,9 @@ class Bed:
     def stop(self):
         for p in self.pending:
             p.kill()
+        if self.systemd and self.systemd.poll() is None:
+            self.systemd.kill()
+            self.systemd.wait()
         for p in self.holders:
             if p.poll() is None:
                 p.kill()
@@ -429,6 +434,32 @@ class Bed:
                                        env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_for(lambda: self.name_has_owner("org.freedesktop.PolicyKit1"), "the mock polkitd")
         self.polkit_allow(*allowed)
+
+    def start_systemd(self, *args):
+        """tests/bus/mock_systemd.py on the private bus (display-manager.service → gdm.service,
+        active); args are its options (--stop-kills-pid PID, --delay-ms N, …). It needs
+        dbus-python and PyGObject, which Debian's python3 has (tests/install-deps.sh)."""
+        self.systemd = subprocess.Popen(["/usr/bin/python3", MOCK_SYSTEMD, *[str(a) for a in args]], env=self.env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.systemd.stdout.readline()
+        check("READY" in line, f"the mock systemd started (printed {line!r})")
+
+    def systemd_calls(self):
+        """(method, unit) of each call the mock systemd got."""
+        r = self.busctl("--json=short", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                        "org.passthru1.test.MockSystemd", "GetCalls")
+        check_eq(r.code, 0, f"mock systemd GetCalls: {r}")
+        return [tuple(c) for c in json.loads(r.out)["data"][0]]
+
+    def unit_state(self, unit="display-manager.service"):
+        r = self.busctl("--json=short", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                        "org.freedesktop.systemd1.Manager", "GetUnit", "s", unit)
+        check_eq(r.code, 0, f"GetUnit {unit}: {r}")
+        path = json.loads(r.out)["data"][0]
+        r = self.busctl("--json=short", "get-property", "org.freedesktop.systemd1", path,
+                        "org.freedesktop.systemd1.Unit", "ActiveState")
+        check_eq(r.code, 0, f"ActiveState of {unit}: {r}")
+        return json.loads(r.out)["data"]
 
     def polkit_mock(self, method, *args):
         r = self.busctl("call", "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
