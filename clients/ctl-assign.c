@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Implementation of ctl-assign.h. The order matters:
+ * Implementation of ctl-assign.h. The order matters (assign_call()):
  *   1. subscribe to the Progress signal of the target's group (sd_bus_match_signal()
  *      returns once the bus has answered AddMatch, so no signal of our call is missed);
  *   2. start the polkit agent (on a terminal, unless --no-ask-password);
- *   3. call Detach/Reattach asynchronously and run the bus until the reply comes,
- *      printing each Progress signal as it arrives (they precede the reply on the
- *      connection, so every one is printed before the outcome);
- *   4. stop the agent and print the outcome: the steps not announced by a Progress signal
- *      (those the daemon did not announce, e.g. "unchanged") and a summary line.
+ *   3. make the call (Detach, Reattach, Gpu.Handoff, Gpu.Return) asynchronously and run
+ *      the bus until the reply comes, printing each Progress signal as it arrives (they
+ *      precede the reply on the connection, so every one is printed before the outcome);
+ *   4. stop the agent and hand the steps back; run_assign() then prints the outcome: the
+ *      steps not announced by a Progress signal (those the daemon did not announce, e.g.
+ *      "unchanged") and a summary line.
  * Owns the match, the pending call and the agent while it runs.
  */
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #define ASSIGN_TIMEOUT_USEC (UINT64_C(600) * 1000 * 1000)
 
 typedef struct Call {
+        size_t step_width;      /* padding of the step names of the lines printed */
         Steps shown;            /* the Progress signals printed, in order */
         sd_bus_message *reply;  /* the method reply or error, once it came */
         int error;              /* first failure to print or remember a Progress signal */
@@ -31,15 +33,6 @@ typedef struct Call {
 static void call_done(Call *c) {
         steps_done(&c->shown);
         c->reply = sd_bus_message_unref(c->reply);
-}
-
-static int print_step(const char *step, const char *description) {
-        _cleanup_free_ char *line = NULL;
-
-        line = step_format_line(step, description);
-        if (!line)
-                return -ENOMEM;
-        return write_stdout(line, strlen(line));
 }
 
 static int on_progress(sd_bus_message *m, void *userdata, _unused_ sd_bus_error *ret_error) {
@@ -53,7 +46,7 @@ static int on_progress(sd_bus_message *m, void *userdata, _unused_ sd_bus_error 
                 return 0;
         }
 
-        r = print_step(step, description);
+        r = step_print(step, description, c->step_width);
         if (r >= 0)
                 r = steps_add(&c->shown, step, description);
         if (r < 0 && c->error == 0)
@@ -109,18 +102,18 @@ static int device_group_path(sd_bus *bus, const char *path, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static int subscribe_progress(sd_bus *bus, const AssignTarget *target, Call *c, sd_bus_slot **ret) {
+static int subscribe_progress(sd_bus *bus, const char *path, bool is_group, Call *c, sd_bus_slot **ret) {
         _cleanup_free_ char *group = NULL;
         int r;
 
-        if (target->is_group) {
-                group = strdup(target->path);
+        if (is_group) {
+                group = strdup(path);
                 if (!group)
                         return log_oom();
         } else {
                 /* Without it there is just no progress to show; the call itself says what
                  * is wrong with the device. */
-                r = device_group_path(bus, target->path, &group);
+                r = device_group_path(bus, path, &group);
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0)
@@ -187,6 +180,23 @@ fail:
         return log_bus_error(NULL, r, what ?: method);
 }
 
+int assign_print_steps(const Steps *steps, Steps *shown, size_t width) {
+        int r;
+
+        /* Every step once: those the Progress signals showed are not repeated. */
+        for (size_t i = 0; i < steps->n; i++) {
+                if (shown && steps_remove(shown, steps->items[i].step, steps->items[i].description))
+                        continue;
+
+                r = step_print(steps->items[i].step, steps->items[i].description, width);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        return log_error_errno(r, "Failed to write to standard output: %m");
+        }
+        return 0;
+}
+
 static int print_outcome(AssignAction action, const AssignTarget *target, const AssignOptions *o,
                          const Steps *steps, Steps *shown) {
         size_t n;
@@ -208,17 +218,9 @@ static int print_outcome(AssignAction action, const AssignTarget *target, const 
         if (o->dry_run)
                 printf("Would do:\n");
 
-        /* Every step once: those the Progress signals showed are not repeated. */
-        for (size_t i = 0; i < steps->n; i++) {
-                if (!o->dry_run && steps_remove(shown, steps->items[i].step, steps->items[i].description))
-                        continue;
-
-                r = print_step(steps->items[i].step, steps->items[i].description);
-                if (r == -ENOMEM)
-                        return log_oom();
-                if (r < 0)
-                        return log_error_errno(r, "Failed to write to standard output: %m");
-        }
+        r = assign_print_steps(steps, o->dry_run ? NULL : shown, STEP_WIDTH);
+        if (r < 0)
+                return r;
 
         if (steps_all_unchanged(steps))
                 printf("Nothing to do.\n");
@@ -239,36 +241,25 @@ static int print_outcome(AssignAction action, const AssignTarget *target, const 
         return 0;
 }
 
-int run_assign(sd_bus *bus, AssignAction action, const AssignTarget *target, const AssignOptions *o) {
+int assign_call(sd_bus *bus, sd_bus_message *m, const AssignCall *call, Steps *ret_steps, Steps *ret_shown) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *progress = NULL, *pending = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(polkit_agent_closep) pid_t agent = 0;
-        _cleanup_(steps_done) Steps steps = {};
-        _cleanup_(call_done) Call c = {};
+        _cleanup_(call_done) Call c = {
+                .step_width = call->step_width > 0 ? call->step_width : STEP_WIDTH,
+        };
         const sd_bus_error *e;
         const char *method;
         int r;
 
-        method = action == ASSIGN_DETACH ? "Detach" : "Reattach";
+        method = strempty(sd_bus_message_get_member(m));
 
-        /* Progress is for people, and a dry run signals nothing. */
-        if (!o->json && !o->dry_run) {
-                r = subscribe_progress(bus, target, &c, &progress);
+        if (call->progress_path) {
+                r = subscribe_progress(bus, call->progress_path, call->progress_is_group, &c, &progress);
                 if (r < 0)
                         return r;
         }
 
-        r = sd_bus_message_new_method_call(bus, &m, PASSTHRU_SERVICE, target->path,
-                                           target->is_group ? PASSTHRU_GROUP_INTERFACE : PASSTHRU_DEVICE_INTERFACE,
-                                           method);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create the %s() call: %m", method);
-
-        r = append_options(m, o);
-        if (r < 0)
-                return log_error_errno(r, "Failed to append the options of %s(): %m", method);
-
-        if (o->ask_password) {
+        if (call->ask_password) {
                 /* polkit may ask for a password (through our agent or the session's). */
                 r = sd_bus_message_set_allow_interactive_authorization(m, true);
                 if (r < 0)
@@ -299,11 +290,46 @@ int run_assign(sd_bus *bus, AssignAction action, const AssignTarget *target, con
         if (c.error < 0)
                 return log_error_errno(c.error, "Failed to write to standard output: %m");
 
-        r = steps_read(c.reply, &steps);
+        r = steps_read(c.reply, ret_steps);
         if (r == -ENOMEM)
                 return log_oom();
         if (r < 0)
                 return log_error_errno(r, "Failed to parse the reply of %s(): %m", method);
 
-        return print_outcome(action, target, o, &steps, &c.shown);
+        /* The caller owns what was shown from here on. */
+        *ret_shown = c.shown;
+        c.shown = (Steps) {};
+        return 0;
+}
+
+int run_assign(sd_bus *bus, AssignAction action, const AssignTarget *target, const AssignOptions *o) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(steps_done) Steps steps = {}, shown = {};
+        const char *method;
+        int r;
+
+        method = action == ASSIGN_DETACH ? "Detach" : "Reattach";
+
+        r = sd_bus_message_new_method_call(bus, &m, PASSTHRU_SERVICE, target->path,
+                                           target->is_group ? PASSTHRU_GROUP_INTERFACE : PASSTHRU_DEVICE_INTERFACE,
+                                           method);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the %s() call: %m", method);
+
+        r = append_options(m, o);
+        if (r < 0)
+                return log_error_errno(r, "Failed to append the options of %s(): %m", method);
+
+        r = assign_call(bus, m,
+                        &(const AssignCall) {
+                                /* Progress is for people, and a dry run signals nothing. */
+                                .progress_path = !o->json && !o->dry_run ? target->path : NULL,
+                                .progress_is_group = target->is_group,
+                                .ask_password = o->ask_password,
+                        },
+                        &steps, &shown);
+        if (r < 0)
+                return r;
+
+        return print_outcome(action, target, o, &steps, &shown);
 }

@@ -16,6 +16,7 @@
 #define PASSTHRU_MANAGER_INTERFACE "org.passthru1.Manager"
 #define PASSTHRU_GROUP_INTERFACE "org.passthru1.Group"
 #define PASSTHRU_DEVICE_INTERFACE "org.passthru1.Device"
+#define PASSTHRU_GPU_INTERFACE "org.passthru1.Gpu"
 #define PASSTHRU_DEVICE_PATH_PREFIX "/org/passthru1/device/"
 #define PASSTHRU_GROUP_PATH_PREFIX "/org/passthru1/group/"
 

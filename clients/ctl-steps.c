@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Implementation of ctl-steps.h: the steps of Detach and Reattach, read from the bus and
- * written for people and as JSON.
+ * Implementation of ctl-steps.h: the steps of Detach, Reattach, Handoff and Return, read
+ * from the bus and written for people and as JSON, and the consumers of a Handoff dry run.
  */
 #include <ctype.h>
 
@@ -124,9 +124,13 @@ size_t steps_count_functions(const Steps *s) {
 }
 
 char *step_format_line(const char *step, const char *description) {
+        return step_format_line_width(step, description, STEP_WIDTH);
+}
+
+char *step_format_line_width(const char *step, const char *description, size_t width) {
         _cleanup_free_ char *s = NULL, *d = NULL;
         const char *color = NULL;
-        size_t width;
+        size_t w;
         char *line;
 
         s = strdup_printable(step);
@@ -139,13 +143,22 @@ char *step_format_line(const char *step, const char *description) {
         else if (streq(step, "unchanged"))
                 color = ANSI_GREY;
 
-        width = utf8_width(s);
+        w = utf8_width(s);
         if (asprintf(&line, "  %s%s%s%*s  %s\n",
                      color ? ansi(color) : "", s, color ? ansi_normal() : "",
-                     (int) (width < STEP_WIDTH ? STEP_WIDTH - width : 0), "",
+                     (int) (w < width ? width - w : 0), "",
                      d) < 0)
                 return NULL;
         return line;
+}
+
+int step_print(const char *step, const char *description, size_t width) {
+        _cleanup_free_ char *line = NULL;
+
+        line = step_format_line_width(step, description, width);
+        if (!line)
+                return -ENOMEM;
+        return write_stdout(line, strlen(line));
 }
 
 void json_steps(JsonWriter *w, const Steps *s) {
@@ -157,4 +170,66 @@ void json_steps(JsonWriter *w, const Steps *s) {
                 json_end_object(w);
         }
         json_end_array(w);
+}
+
+void consumer_done(Consumer *c) {
+        c->command = mfree(c->command);
+        c->node = mfree(c->node);
+        c->pid = 0;
+}
+
+/* "1234) holds /dev/dri/card0" → 1234 and "/dev/dri/card0". */
+static bool consumer_tail(const char *s, uint32_t *ret_pid, const char **ret_node) {
+        const char *node;
+        uint64_t pid = 0;
+        size_t n;
+
+        n = strspn(s, "0123456789");
+        if (n == 0 || n > 10)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                pid = pid * 10 + (uint64_t) (s[i] - '0');
+        if (pid > UINT32_MAX)
+                return false;
+
+        node = startswith(s + n, ") holds ");
+        if (isempty(node))
+                return false;
+
+        *ret_pid = (uint32_t) pid;
+        *ret_node = node;
+        return true;
+}
+
+int consumer_parse(const char *description, Consumer *ret) {
+        static const char marker[] = " (pid ";
+        const char *found = NULL, *node = NULL;
+        uint32_t pid = 0;
+        _cleanup_free_ char *command = NULL, *n = NULL;
+
+        /* The last marker that is followed by the rest: a command may contain one too. */
+        for (const char *p = strstr(description, marker); p; p = strstr(p + 1, marker)) {
+                uint32_t q;
+                const char *o;
+
+                if (consumer_tail(p + strlen(marker), &q, &o)) {
+                        found = p;
+                        pid = q;
+                        node = o;
+                }
+        }
+        if (!found)
+                return -EINVAL;
+
+        command = strndup(description, (size_t) (found - description));
+        n = strdup(node);
+        if (!command || !n)
+                return -ENOMEM;
+
+        *ret = (Consumer) {
+                .pid = pid,
+                .command = TAKE_PTR(command),
+                .node = TAKE_PTR(n),
+        };
+        return 0;
 }

@@ -7,8 +7,9 @@
  * docs/passthructl.md and are an interface). Every verb that shows objects makes exactly
  * one GetManagedObjects() call (plus GetDevice()/GetGroup()/Diagnose() where needed) and
  * works on the sorted snapshot of ctl-model.c. monitor lives in ctl-monitor.c; detach
- * and reattach resolve their target here and run in ctl-assign.c; reserve, unreserve and
- * reservations run in ctl-reserve.c.
+ * and reattach resolve their target here and run in ctl-assign.c; handoff, return and
+ * consumers run in ctl-handoff.c; reserve, unreserve and reservations run in
+ * ctl-reserve.c.
  *
  * Exit statuses: 0 success, 1 failure (bus or daemon error, daemon not running),
  * 2 usage error.
@@ -20,6 +21,7 @@
 #include "config.h"
 #include "ctl-assign.h"
 #include "ctl-bus.h"
+#include "ctl-handoff.h"
 #include "ctl-json.h"
 #include "ctl-model.h"
 #include "ctl-monitor.h"
@@ -38,6 +40,7 @@ static ColorMode arg_color = COLOR_AUTO;
 static bool arg_dry_run = false;
 static bool arg_override = false;
 static bool arg_ask_password = true;
+static bool arg_stop_display_manager = false;
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -548,7 +551,7 @@ static int verb_status(sd_bus *bus, _unused_ char **args) {
                 else
                         print_kv("Driver", "%s", dash(d->driver));
                 print_kv("State", "%s%s%s", dash(d->gpu_state),
-                         isempty(d->gpu_domain) ? "" : ", guest ", strempty(d->gpu_domain));
+                         isempty(d->gpu_domain) ? "" : ", domain ", strempty(d->gpu_domain));
                 if (!isempty(d->gpu_step))
                         print_kv("Step", "%s", d->gpu_step);
                 if (d->primary)
@@ -989,6 +992,35 @@ static int verb_reattach(sd_bus *bus, char **args) {
         return verb_assign(bus, args, ASSIGN_REATTACH);
 }
 
+static HandoffOptions handoff_options(void) {
+        return (HandoffOptions) {
+                .dry_run = arg_dry_run,
+                .stop_display_manager = arg_stop_display_manager,
+                .ask_password = arg_ask_password,
+                .json = arg_json,
+                .json_pretty = arg_json_pretty,
+        };
+}
+
+/* GPU [DOMAIN]: the domain defaults to "", "detach only". */
+static int verb_handoff(sd_bus *bus, char **args) {
+        HandoffOptions o = handoff_options();
+
+        return run_handoff(bus, args[0], args[1] ?: "", &o);
+}
+
+static int verb_return(sd_bus *bus, char **args) {
+        HandoffOptions o = handoff_options();
+
+        return run_return(bus, args[0], &o);
+}
+
+static int verb_consumers(sd_bus *bus, char **args) {
+        HandoffOptions o = handoff_options();
+
+        return run_consumers(bus, args[0], &o);
+}
+
 static ReserveOptions reserve_options(void) {
         return (ReserveOptions) {
                 .override = arg_override,
@@ -1055,6 +1087,16 @@ static int help(void) {
                "                       authorization (polkit action org.passthru1.configure)\n"
                "  reservations         List the functions reserved for vfio-pci at boot, and\n"
                "                       the driver each has now\n"
+               "  handoff GPU [DOMAIN]\n"
+               "                       Release the host's hold on a GPU (consoles, frame\n"
+               "                       buffer, its driver's modules) and give it with its\n"
+               "                       companions to vfio-pci, for the libvirt domain DOMAIN\n"
+               "                       (none: detach only), showing each step\n"
+               "  return GPU           Undo the handoff of GPU exactly: drivers, modules,\n"
+               "                       frame buffer, consoles back; handoff and return need\n"
+               "                       authorization (polkit action org.passthru1.gpu.handoff)\n"
+               "  consumers GPU        List the processes holding the device nodes of GPU and\n"
+               "                       its companions (they make a handoff fail)\n"
                "  help                 Show this help\n"
                "\n"
                "Options:\n"
@@ -1065,13 +1107,16 @@ static int help(void) {
                "     --color=WHEN      Colour the output: \"auto\" (the default: when standard\n"
                "                       output is a terminal), \"always\" or \"never\"\n"
                "     --no-color        Same as --color=never\n"
-               "     --dry-run         detach, reattach: print the steps that would be done,\n"
-               "                       change nothing\n"
+               "     --dry-run         detach, reattach, handoff, return: print the steps that\n"
+               "                       would be done (handoff: and the consumers), change nothing\n"
                "     --override        detach, reattach, reserve: proceed although the host\n"
                "                       needs the device (boot VGA of a live session, root\n"
                "                       disk controller, ...); also needs org.passthru1.override\n"
                "     --no-ask-password Do not ask for a password: fail when polkit would need\n"
                "                       one (no polkit agent is started)\n"
+               "     --stop-display-manager\n"
+               "                       handoff: when the GPU drives the host's desktop, stop\n"
+               "                       display-manager.service first (return starts it again)\n"
                "\n"
                "Exit status:\n"
                "  0                    Success\n"
@@ -1101,6 +1146,11 @@ static int help(void) {
                "  %1$s reattach 26:00.1      Give one function back to its host driver\n"
                "  %1$s reserve 26:00.0       Give 26:00.0 to vfio-pci at every boot\n"
                "  %1$s reservations          What is given to vfio-pci at boot\n"
+               "  %1$s handoff 26:00.0 win10 --dry-run\n"
+               "                                    What handing the GPU to win10 would do\n"
+               "  %1$s handoff 26:00.0 win10\n"
+               "                                    Hand the GPU at 26:00.0 to the domain win10\n"
+               "  %1$s return 26:00.0        Give it back to the host\n"
                "\n"
                "See passthructl(1); the JSON output is described in passthructl.md.\n",
                program_invocation_short_name);
@@ -1131,36 +1181,54 @@ static const Verb verbs[] = {
         { "reserve",      1, 1, true,  verb_reserve      },
         { "unreserve",    1, 1, true,  verb_unreserve    },
         { "reservations", 0, 0, true,  verb_reservations },
+        { "handoff",      1, 2, true,  verb_handoff      },
+        { "return",       1, 1, true,  verb_return       },
+        { "consumers",    1, 1, true,  verb_consumers    },
         { "help",         0, 0, false, verb_help         },
 };
 
 static int verify_args(const Verb *v, char **args, size_t n) {
         bool assign = streq(v->name, "detach") || streq(v->name, "reattach");
         bool reserve = streq(v->name, "reserve") || streq(v->name, "unreserve");
+        bool handoff = streq(v->name, "handoff") || streq(v->name, "return");
+        bool gpu = handoff || streq(v->name, "consumers");
         uint32_t number;
 
         /* Ignoring them would do for real what was meant as a trial, or without the
-         * override asked for. */
-        if (arg_dry_run && !assign)
-                return log_usage("Option '--dry-run' is only for 'detach' and 'reattach'.");
+         * override (or the display manager's stop) asked for. */
+        if (arg_dry_run && !assign && !handoff)
+                return log_usage("Option '--dry-run' is only for 'detach', 'reattach', 'handoff' and 'return'.");
         if (arg_override && !assign && !streq(v->name, "reserve"))
                 return log_usage("Option '--override' is only for 'detach', 'reattach' and 'reserve'.");
+        if (arg_stop_display_manager && !streq(v->name, "handoff"))
+                return log_usage("Option '--stop-display-manager' is only for 'handoff'.");
 
         /* A reservation is of one function: its address, never a group's number. */
         if (reserve && n > 0 && streq(args[0], "group"))
                 return log_usage("'%s' takes the ADDRESS of one function, not a group: %s each function "
                                  "of the group ('passthructl show group N' lists them).", v->name, v->name);
+        /* A handoff is of a GPU; its group comes along. */
+        if (gpu && n > 0 && streq(args[0], "group"))
+                return log_usage("'%s' takes the ADDRESS of a GPU, not a group: the GPU's companions "
+                                 "come along ('passthructl status' lists the GPUs).", v->name);
 
         if (n < v->min_args) {
                 if (assign)
                         return log_usage("'%s' needs an ADDRESS, or 'group N'.", v->name);
                 if (reserve)
                         return log_usage("'%s' needs an ADDRESS.", v->name);
+                if (gpu)
+                        return log_usage("'%s' needs the ADDRESS of a GPU.", v->name);
                 return log_usage("Too few arguments for '%s'.", v->name);
         }
         if (n > v->max_args) {
                 if (reserve)
                         return log_usage("Too many arguments for '%s': one ADDRESS at a time.", v->name);
+                if (streq(v->name, "handoff"))
+                        return log_usage("Too many arguments for 'handoff': a GPU's ADDRESS and "
+                                         "at most one DOMAIN.");
+                if (gpu)
+                        return log_usage("Too many arguments for '%s': one GPU's ADDRESS.", v->name);
                 return log_usage("Too many arguments for '%s'.", v->name);
         }
 
@@ -1188,17 +1256,19 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_DRY_RUN,
                 ARG_OVERRIDE,
                 ARG_NO_ASK_PASSWORD,
+                ARG_STOP_DISPLAY_MANAGER,
         };
         static const struct option options[] = {
-                { "help",            no_argument,       NULL, 'h'                 },
-                { "version",         no_argument,       NULL, ARG_VERSION         },
-                { "json",            optional_argument, NULL, ARG_JSON            },
-                { "color",           required_argument, NULL, ARG_COLOR           },
-                { "colour",          required_argument, NULL, ARG_COLOR           },
-                { "no-color",        no_argument,       NULL, ARG_NO_COLOR        },
-                { "dry-run",         no_argument,       NULL, ARG_DRY_RUN         },
-                { "override",        no_argument,       NULL, ARG_OVERRIDE        },
-                { "no-ask-password", no_argument,       NULL, ARG_NO_ASK_PASSWORD },
+                { "help",                 no_argument,       NULL, 'h'                      },
+                { "version",              no_argument,       NULL, ARG_VERSION              },
+                { "json",                 optional_argument, NULL, ARG_JSON                 },
+                { "color",                required_argument, NULL, ARG_COLOR                },
+                { "colour",               required_argument, NULL, ARG_COLOR                },
+                { "no-color",             no_argument,       NULL, ARG_NO_COLOR             },
+                { "dry-run",              no_argument,       NULL, ARG_DRY_RUN              },
+                { "override",             no_argument,       NULL, ARG_OVERRIDE             },
+                { "no-ask-password",      no_argument,       NULL, ARG_NO_ASK_PASSWORD      },
+                { "stop-display-manager", no_argument,       NULL, ARG_STOP_DISPLAY_MANAGER },
                 {}
         };
         int c, r;
@@ -1249,6 +1319,10 @@ static int parse_argv(int argc, char *argv[]) {
 
                 case ARG_NO_ASK_PASSWORD:
                         arg_ask_password = false;
+                        break;
+
+                case ARG_STOP_DISPLAY_MANAGER:
+                        arg_stop_display_manager = true;
                         break;
 
                 case ':':

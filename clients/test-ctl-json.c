@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Unit test of passthructl's JSON writer (ctl-json.c): escaping, commas in nested
- * containers, pretty printing and streaming; and of the steps of detach/reattach
- * (ctl-steps.c): their JSON array, their human lines, the count of functions they name;
- * and of address_normalize() (ctl-util.c), which finds a typed address among the daemon's.
+ * containers, pretty printing and streaming; and of the steps of detach/reattach and
+ * handoff/return (ctl-steps.c): their JSON array, their human lines, the count of
+ * functions they name, the consumers of a handoff's dry run split; and of
+ * address_normalize() (ctl-util.c), which finds a typed address among the daemon's.
  * Owns nothing; exits non-zero on failure.
  */
 #include <assert.h>
+#include <inttypes.h>
 
 #include "ctl-json.h"
 #include "ctl-steps.h"
@@ -220,6 +222,61 @@ static void test_steps_lines(void) {
         expect("after remove", steps.items[3].step, "probe");
 }
 
+static void test_handoff_lines(void) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+
+        colors_setup(COLOR_NEVER);
+        a = step_format_line_width("unbind-framebuffer", "unbind the firmware frame buffer efi-framebuffer.0",
+                                   HANDOFF_STEP_WIDTH);
+        b = step_format_line_width("probe", "0000:26:00.0: probe drivers", HANDOFF_STEP_WIDTH);
+        assert(a && b);
+        expect("handoff line, widest step", a, "  unbind-framebuffer  unbind the firmware frame buffer efi-framebuffer.0\n");
+        expect("handoff line", b, "  probe               0000:26:00.0: probe drivers\n");
+}
+
+static void test_consumer_parse(void) {
+        static const struct {
+                const char *in;
+                int r;
+                uint32_t pid;
+                const char *command, *node;
+        } cases[] = {
+                { "Xorg (pid 1234) holds /dev/dri/card0",             0, 1234, "Xorg",                "/dev/dri/card0" },
+                { "gnome-shell (pid 7) holds /dev/nvidia0",           0, 7,    "gnome-shell",         "/dev/nvidia0"   },
+                { " (pid 42) holds /dev/fb0",                         0, 42,   "",                    "/dev/fb0"       },
+                /* The command may look like the rest: the last complete marker counts. */
+                { "a (pid 1) holds x (pid 2) holds /dev/dri/renderD128", 0, 2, "a (pid 1) holds x",   "/dev/dri/renderD128" },
+                { "odd (pid 9) (pid 3) holds /dev/snd/pcmC0D3p",      0, 3,    "odd (pid 9)",         "/dev/snd/pcmC0D3p" },
+                { "q (pid 4294967295) holds /dev/fb0",                0, 4294967295u, "q",            "/dev/fb0"       },
+                { "q (pid 4294967296) holds /dev/fb0",                -EINVAL },
+                { "q (pid ) holds /dev/fb0",                          -EINVAL },
+                { "q (pid 12) holds ",                                -EINVAL },
+                { "q (pid 12 holds /dev/fb0",                         -EINVAL },
+                { "something else",                                   -EINVAL },
+                { "",                                                 -EINVAL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(consumer_done) Consumer c = {};
+                int r = consumer_parse(cases[i].in, &c);
+
+                if (r != cases[i].r) {
+                        fprintf(stderr, "consumer_parse(\"%s\"): got %d, want %d\n", cases[i].in, r, cases[i].r);
+                        failures++;
+                        continue;
+                }
+                if (r < 0)
+                        continue;
+                if (c.pid != cases[i].pid) {
+                        fprintf(stderr, "consumer_parse(\"%s\"): pid %" PRIu32 ", want %" PRIu32 "\n", cases[i].in,
+                                c.pid, cases[i].pid);
+                        failures++;
+                }
+                expect(cases[i].in, c.command, cases[i].command);
+                expect(cases[i].in, c.node, cases[i].node);
+        }
+}
+
 static void test_address_normalize(void) {
         static const struct {
                 const char *in, *out;
@@ -251,6 +308,8 @@ int main(void) {
         test_stream();
         test_steps_json();
         test_steps_lines();
+        test_handoff_lines();
+        test_consumer_parse();
         test_address_normalize();
 
         if (failures > 0) {

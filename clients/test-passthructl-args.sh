@@ -49,7 +49,7 @@ usage_error "Unknown option '--frobnicate'."                      detach --frobn
 usage_error "Unknown option '--dry-runs'."                        detach --dry-runs group 16
 usage_error "Option '--override' takes no argument."              detach --override=yes group 16
 usage_error "Option '--no-ask-password' takes no argument."       reattach --no-ask-password=1 26:00.0
-usage_error "Option '--dry-run' is only for 'detach' and 'reattach'." rescan --dry-run
+usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff' and 'return'." rescan --dry-run
 usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." list --override
 usage_error "Invalid IOMMU group number 'x'."                     show group x
 
@@ -62,12 +62,31 @@ usage_error "'reserve' takes the ADDRESS of one function, not a group: reserve e
 usage_error "'reserve' takes the ADDRESS of one function, not a group:" reserve group
 usage_error "'unreserve' takes the ADDRESS of one function, not a group: unreserve each function" unreserve group 16
 usage_error "Too many arguments for 'reservations'."              reservations 26:00.0
-usage_error "Option '--dry-run' is only for 'detach' and 'reattach'." reserve --dry-run 26:00.0
-usage_error "Option '--dry-run' is only for 'detach' and 'reattach'." unreserve 26:00.0 --dry-run
-usage_error "Option '--dry-run' is only for 'detach' and 'reattach'." reservations --dry-run
+usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff' and 'return'." reserve --dry-run 26:00.0
+usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff' and 'return'." unreserve 26:00.0 --dry-run
+usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff' and 'return'." reservations --dry-run
 usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." unreserve --override 26:00.0
 usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." reservations --override
 usage_error "Option '--override' takes no argument."              reserve --override=1 26:00.0
+
+# handoff, return, consumers
+usage_error "'handoff' needs the ADDRESS of a GPU."               handoff
+usage_error "'return' needs the ADDRESS of a GPU."                return --dry-run
+usage_error "'consumers' needs the ADDRESS of a GPU."             consumers --json
+usage_error "Too many arguments for 'handoff': a GPU's ADDRESS and at most one DOMAIN." handoff 26:00.0 win10 win11
+usage_error "Too many arguments for 'return': one GPU's ADDRESS."  return 26:00.0 win10
+usage_error "Too many arguments for 'consumers': one GPU's ADDRESS." consumers 26:00.0 26:00.1
+usage_error "'handoff' takes the ADDRESS of a GPU, not a group:"  handoff group 16
+usage_error "'return' takes the ADDRESS of a GPU, not a group:"   return group 16
+usage_error "'consumers' takes the ADDRESS of a GPU, not a group:" consumers group
+usage_error "Option '--stop-display-manager' is only for 'handoff'." return 26:00.0 --stop-display-manager
+usage_error "Option '--stop-display-manager' is only for 'handoff'." detach --stop-display-manager group 16
+usage_error "Option '--stop-display-manager' is only for 'handoff'." status --stop-display-manager
+usage_error "Option '--stop-display-manager' takes no argument."  handoff --stop-display-manager=yes 26:00.0
+usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff' and 'return'." consumers 26:00.0 --dry-run
+usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." handoff 26:00.0 --override
+usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." return --override 26:00.0
+usage_error "Unknown option '--stop-display-managers'."          handoff --stop-display-managers 26:00.0
 
 # The help names the new commands and options.
 if ! "$ctl" --help >"$out" 2>"$err"; then
@@ -76,7 +95,8 @@ if ! "$ctl" --help >"$out" 2>"$err"; then
 fi
 for word in "detach ADDRESS" "detach group N" "reattach ADDRESS" "reattach group N" \
             "reserve ADDRESS" "unreserve ADDRESS" reservations org.passthru1.configure \
-            --dry-run --override --no-ask-password org.passthru1.override; do
+            "handoff GPU [DOMAIN]" "return GPU" "consumers GPU" org.passthru1.gpu.handoff \
+            --dry-run --override --no-ask-password org.passthru1.override --stop-display-manager; do
         if ! grep -qF -- "$word" "$out"; then
                 echo "FAIL: --help does not mention '$word'"
                 failures=$((failures + 1))
@@ -87,7 +107,10 @@ done
 for args in "detach 26:00.0" "detach group 16 --dry-run --override --no-ask-password --json" \
             "reattach group 0" "reattach pci_0000_26_00_1 --json=pretty" \
             "reserve 26:00.0 --override --no-ask-password --json" "unreserve pci_0000_26_00_1 --no-ask-password" \
-            "reservations --json=pretty" "reserve 0000:26:00.0"; do
+            "reservations --json=pretty" "reserve 0000:26:00.0" \
+            "handoff 26:00.0" "handoff 26:00.0 win10 --dry-run --stop-display-manager --no-ask-password --json" \
+            "handoff --stop-display-manager 0000:26:00.0 -- -odd-domain" "return pci_0000_26_00_0 --dry-run --json=pretty" \
+            "return 26:00.0 --no-ask-password" "consumers 26:00.0 --json"; do
         # shellcheck disable=SC2086
         "$ctl" $args >"$out" 2>"$err"
         code=$?

@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Implementation of ctl-handoff.h. Every verb first resolves the GPU: GetDevice(ADDRESS)
+ * for its object path (the daemon validates the address), then the Manager's Gpus
+ * property, so that a function without org.passthru1.Gpu is refused with a sentence
+ * rather than the bus's UnknownMethod. handoff and return then make their call through
+ * assign_call() (ctl-assign.c: the Progress signals of the GPU's group, the polkit agent,
+ * the error reply) and print the outcome; consumers calls GetConsumers() and prints a
+ * table. Owns the resolved GPU and the replies while it runs.
+ */
+#include <inttypes.h>
+
+#include "ctl-assign.h"
+#include "ctl-bus.h"
+#include "ctl-handoff.h"
+#include "ctl-json.h"
+#include "ctl-steps.h"
+#include "ctl-table.h"
+
+typedef struct Gpu {
+        char *path;     /* the Device object, which carries org.passthru1.Gpu */
+        char *name;     /* its canonical address, for people (printable) */
+} Gpu;
+
+static void gpu_done(Gpu *g) {
+        g->path = mfree(g->path);
+        g->name = mfree(g->name);
+}
+
+static int output_json(JsonWriter *w) {
+        int r;
+
+        r = json_finish(w, NULL, NULL);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "Failed to write to standard output: %m");
+        return 0;
+}
+
+static int flush_stdout(void) {
+        int r;
+
+        r = write_stdout(NULL, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write to standard output: %m");
+        return 0;
+}
+
+/* The Manager's Gpus property: the object paths of the display-class functions. */
+static int acquire_gpu_paths(sd_bus *bus, char ***ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_get_property(bus, PASSTHRU_SERVICE, PASSTHRU_PATH, PASSTHRU_MANAGER_INTERFACE, "Gpus",
+                                &error, &reply, "ao");
+        if (r < 0) {
+                r = log_bus_error(&error, r, "Failed to read the Gpus property");
+                sd_bus_error_free(&error);
+                return r;
+        }
+
+        r = sd_bus_message_read_strv(reply, ret);
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse the Gpus property: %m");
+        return 0;
+}
+
+static int gpu_resolve(sd_bus *bus, const char *address, Gpu *ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_strv_free_ char **gpus = NULL;
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        const char *p;
+        char buf[13];
+        bool found = false;
+        int r;
+
+        /* The daemon parses and validates the address; we pass it on verbatim. */
+        r = bus_call(bus, PASSTHRU_MANAGER_INTERFACE, "GetDevice", &reply, "s", address);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &p);
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse the reply of GetDevice(): %m");
+        path = strdup(p);
+        if (!path)
+                return log_oom();
+
+        /* The canonical address, from the object's libvirt-style name. */
+        name = strdup_printable(address_from_device_path(path, buf) >= 0 ? buf : address);
+        if (!name)
+                return log_oom();
+
+        r = acquire_gpu_paths(bus, &gpus);
+        if (r < 0)
+                return r;
+        for (char **g = gpus; g && *g && !found; g++)
+                found = streq(*g, path);
+        if (!found)
+                return log_error_errno(-ENODEV,
+                                       "%s is not a GPU (a display-class PCI function): handoff, return and "
+                                       "consumers take the address of a GPU; 'passthructl status' lists them.",
+                                       name);
+
+        *ret = (Gpu) {
+                .path = TAKE_PTR(path),
+                .name = TAKE_PTR(name),
+        };
+        return 0;
+}
+
+static int new_gpu_call(sd_bus *bus, const Gpu *gpu, const char *method, sd_bus_message **ret) {
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, ret, PASSTHRU_SERVICE, gpu->path, PASSTHRU_GPU_INTERFACE, method);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the %s() call: %m", method);
+        return 0;
+}
+
+/* Only the options given: the daemon's defaults are false. */
+static int append_options(sd_bus_message *m, bool dry_run, bool stop_display_manager) {
+        int r;
+
+        r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
+        if (r < 0)
+                return r;
+        if (dry_run) {
+                r = sd_bus_message_append(m, "{sv}", "dry-run", "b", 1);
+                if (r < 0)
+                        return r;
+        }
+        if (stop_display_manager) {
+                r = sd_bus_message_append(m, "{sv}", "stop-display-manager", "b", 1);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}
+
+/* Moves the "consumer" entries a dry run appends after its plan from steps to consumers. */
+static int split_consumers(Steps *steps, Steps *consumers) {
+        _cleanup_(steps_done) Steps plan = {};
+        int r;
+
+        for (size_t i = 0; i < steps->n; i++) {
+                const Step *s = steps->items + i;
+
+                r = steps_add(streq(s->step, STEP_CONSUMER) ? consumers : &plan, s->step, s->description);
+                if (r < 0)
+                        return r;
+        }
+
+        steps_done(steps);
+        *steps = plan;
+        plan = (Steps) {};
+        return 0;
+}
+
+static size_t steps_count_done(const Steps *steps) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < steps->n; i++)
+                if (!streq(steps->items[i].step, "unchanged"))
+                        n++;
+        return n;
+}
+
+static void json_consumer(JsonWriter *w, const uint32_t *pid, const char *command, const char *node) {
+        json_begin_object(w);
+        json_key(w, "pid");
+        if (pid)
+                json_unsigned(w, *pid);
+        else
+                json_null(w);
+        json_kv_string(w, "command", command);
+        json_kv_string(w, "node", node);
+        json_end_object(w);
+}
+
+/* {"steps":[…]} and, for a dry run of Handoff, "consumers":[…]. */
+static int print_json(const Steps *steps, const Steps *consumers, const HandoffOptions *o) {
+        _cleanup_(json_done) JsonWriter w;
+
+        json_init_stream(&w, o->json_pretty, stdout);
+        json_begin_object(&w);
+        json_key(&w, "steps");
+        json_steps(&w, steps);
+        if (consumers) {
+                json_key(&w, "consumers");
+                json_begin_array(&w);
+                for (size_t i = 0; i < consumers->n; i++) {
+                        _cleanup_(consumer_done) Consumer c = {};
+                        int r;
+
+                        r = consumer_parse(consumers->items[i].description, &c);
+                        if (r == -ENOMEM) {
+                                w.oom = true;
+                                break;
+                        }
+                        /* A form we cannot split (from a newer daemon): all of it as the command. */
+                        if (r < 0)
+                                json_consumer(&w, NULL, consumers->items[i].description, "");
+                        else
+                                json_consumer(&w, &c.pid, c.command, c.node);
+                }
+                json_end_array(&w);
+        }
+        json_end_object(&w);
+        return output_json(&w);
+}
+
+static int print_consumer_lines(const Steps *consumers) {
+        if (consumers->n == 0) {
+                printf("Consumers: none.\n");
+                return 0;
+        }
+
+        printf("Consumers (the handoff is refused while they hold these nodes):\n");
+        for (size_t i = 0; i < consumers->n; i++) {
+                _cleanup_free_ char *d = strdup_printable(consumers->items[i].description);
+
+                if (!d)
+                        return log_oom();
+                printf("  %s\n", d);
+        }
+        return 0;
+}
+
+int run_handoff(sd_bus *bus, const char *address, const char *domain, const HandoffOptions *o) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(steps_done) Steps steps = {}, shown = {}, consumers = {};
+        _cleanup_(gpu_done) Gpu gpu = {};
+        _cleanup_free_ char *shown_domain = NULL;
+        size_t n;
+        int r;
+
+        r = gpu_resolve(bus, address, &gpu);
+        if (r < 0)
+                return r;
+
+        r = new_gpu_call(bus, &gpu, "Handoff", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", domain);
+        if (r >= 0)
+                r = append_options(m, o->dry_run, o->stop_display_manager);
+        if (r < 0)
+                return log_error_errno(r, "Failed to append the arguments of Handoff(): %m");
+
+        r = assign_call(bus, m,
+                        &(const AssignCall) {
+                                /* Progress is for people, and a dry run signals nothing. */
+                                .progress_path = !o->json && !o->dry_run ? gpu.path : NULL,
+                                .ask_password = o->ask_password,
+                                .step_width = HANDOFF_STEP_WIDTH,
+                        },
+                        &steps, &shown);
+        if (r < 0)
+                return r;
+
+        r = split_consumers(&steps, &consumers);
+        if (r < 0)
+                return log_oom();
+
+        if (o->json)
+                return print_json(&steps, o->dry_run ? &consumers : NULL, o);
+
+        if (o->dry_run) {
+                printf("Would do:\n");
+                r = assign_print_steps(&steps, NULL, HANDOFF_STEP_WIDTH);
+                if (r < 0)
+                        return r;
+                r = print_consumer_lines(&consumers);
+                if (r < 0)
+                        return r;
+                return flush_stdout();
+        }
+
+        r = assign_print_steps(&steps, &shown, HANDOFF_STEP_WIDTH);
+        if (r < 0)
+                return r;
+
+        shown_domain = strdup_printable(domain);
+        if (!shown_domain)
+                return log_oom();
+        n = steps_count_done(&steps);
+        if (isempty(domain))
+                printf("Handed %s off (no domain): %zu step%s.\n", gpu.name, n, n == 1 ? "" : "s");
+        else
+                printf("Handed %s off (domain %s): %zu step%s.\n", gpu.name, shown_domain, n, n == 1 ? "" : "s");
+        return flush_stdout();
+}
+
+int run_return(sd_bus *bus, const char *address, const HandoffOptions *o) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(steps_done) Steps steps = {}, shown = {};
+        _cleanup_(gpu_done) Gpu gpu = {};
+        size_t n;
+        int r;
+
+        r = gpu_resolve(bus, address, &gpu);
+        if (r < 0)
+                return r;
+
+        r = new_gpu_call(bus, &gpu, "Return", &m);
+        if (r < 0)
+                return r;
+        r = append_options(m, o->dry_run, false);
+        if (r < 0)
+                return log_error_errno(r, "Failed to append the arguments of Return(): %m");
+
+        r = assign_call(bus, m,
+                        &(const AssignCall) {
+                                .progress_path = !o->json && !o->dry_run ? gpu.path : NULL,
+                                .ask_password = o->ask_password,
+                                .step_width = HANDOFF_STEP_WIDTH,
+                        },
+                        &steps, &shown);
+        if (r < 0)
+                return r;
+
+        if (o->json)
+                return print_json(&steps, NULL, o);
+
+        if (o->dry_run) {
+                printf("Would do:\n");
+                r = assign_print_steps(&steps, NULL, HANDOFF_STEP_WIDTH);
+                if (r < 0)
+                        return r;
+                return flush_stdout();
+        }
+
+        r = assign_print_steps(&steps, &shown, HANDOFF_STEP_WIDTH);
+        if (r < 0)
+                return r;
+
+        n = steps_count_done(&steps);
+        printf("Returned %s to the host: %zu step%s.\n", gpu.name, n, n == 1 ? "" : "s");
+        return flush_stdout();
+}
+
+int run_consumers(sd_bus *bus, const char *address, const HandoffOptions *o) {
+        static const char * const header[] = { "PID", "COMMAND", "NODE" };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        _cleanup_(json_done) JsonWriter w;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(gpu_done) Gpu gpu = {};
+        const char *command, *node;
+        uint32_t pid;
+        int r;
+
+        json_init_stream(&w, o->json_pretty, stdout);
+
+        r = gpu_resolve(bus, address, &gpu);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_call_method(bus, PASSTHRU_SERVICE, gpu.path, PASSTHRU_GPU_INTERFACE, "GetConsumers",
+                               &error, &reply, NULL);
+        if (r < 0) {
+                r = log_bus_error(&error, r, "GetConsumers() failed");
+                sd_bus_error_free(&error);
+                return r;
+        }
+
+        if (o->json) {
+                json_begin_object(&w);
+                json_key(&w, "consumers");
+                json_begin_array(&w);
+        } else {
+                t = table_new(ELEMENTSOF(header));
+                if (!t || table_set_header(t, header) < 0)
+                        return log_oom();
+        }
+
+        r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(uss)");
+        while (r >= 0 && (r = sd_bus_message_read(reply, "(uss)", &pid, &command, &node)) > 0) {
+                char p[16];
+
+                if (o->json) {
+                        json_consumer(&w, &pid, command, node);
+                        continue;
+                }
+                (void) snprintf(p, sizeof(p), "%" PRIu32, pid);
+                r = table_add_row(t, (const char *[]) { p, command, node }, NULL);
+                if (r < 0)
+                        return log_oom();
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(reply);
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse the reply of GetConsumers(): %m");
+
+        if (o->json) {
+                json_end_array(&w);
+                json_end_object(&w);
+                return output_json(&w);
+        }
+
+        if (table_rows(t) == 0) {
+                printf("No process holds %s's nodes.\n", gpu.name);
+                return flush_stdout();
+        }
+        r = table_print(t, stdout);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write to standard output: %m");
+        return flush_stdout();
+}
