@@ -62,5 +62,6 @@ void json_kv_bool(JsonWriter *w, const char *key, bool b);
  * stream mode they may be NULL and are set to "" and 0. */
 int json_finish(JsonWriter *w, const char **ret, size_t *ret_len);
 
-/* Escapes s as a JSON string literal, quotes included, into a new string. For tests. */
+/* Escapes s as a JSON string literal, quotes included, into a new string (for tests, and
+ * for the values of monitor's human lines). */
 char *json_escape(const char *s);

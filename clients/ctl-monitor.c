@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * "passthructl monitor": installs match rules for passthrud's ObjectManager signals
- * (InterfacesAdded/InterfacesRemoved on /org/passthru1) and for PropertiesChanged of the
- * org.passthru1.* interfaces anywhere under /org/passthru1, then prints one flushed line
- * per signal: "added device 0000:22:00.0", "removed group 15",
- * "changed device 0000:26:00.1 Driver=\"\" HostDriver=\"snd_hda_intel\"", or with --json
- * one JSON object per line. Owns the event loop and the match slots while it runs.
+ * (InterfacesAdded/InterfacesRemoved on /org/passthru1), for PropertiesChanged of the
+ * org.passthru1.* interfaces anywhere under /org/passthru1 and for the GPUs'
+ * StateChanged, then prints one flushed line per signal: "added device 0000:22:00.0",
+ * "removed group 15", "changed device 0000:26:00.1 Driver=\"\" HostDriver=\"snd_hda_intel\"",
+ * "state device 0000:26:00.0 State=\"detached\" Domain=\"win10\"", or with --json one JSON
+ * object per line. Owns the event loop and the match slots while it runs.
  */
 #include <signal.h>
 #include <systemd/sd-event.h>
@@ -35,6 +36,7 @@ typedef enum PropertySource {
         PROPERTIES_NONE,        /* InterfacesRemoved */
         PROPERTIES_INTERFACES,  /* InterfacesAdded: a{sa{sv}} */
         PROPERTIES_CHANGED,     /* PropertiesChanged: a{sv} as */
+        PROPERTIES_STATE,       /* Gpu.StateChanged: s state, s domain */
 } PropertySource;
 
 typedef struct Monitor {
@@ -100,6 +102,31 @@ static int properties_out(Monitor *mon, sd_bus_message *m, JsonWriter *w, FILE *
                 return r;
 
         return sd_bus_message_exit_container(m);
+}
+
+/* The arguments of Gpu.StateChanged as the properties they report: "State" and "Domain". */
+static int state_out(Monitor *mon, sd_bus_message *m, JsonWriter *w, FILE *text) {
+        const char *state, *domain;
+        int r;
+
+        r = sd_bus_message_read(m, "ss", &state, &domain);
+        if (r < 0)
+                return r;
+
+        if (mon->json) {
+                json_kv_string(w, "State", state);
+                json_kv_string(w, "Domain", domain);
+        } else {
+                _cleanup_free_ char *s = NULL, *d = NULL;
+
+                /* Quoted and escaped like every value of the human lines. */
+                s = json_escape(state);
+                d = json_escape(domain);
+                if (!s || !d)
+                        return -ENOMEM;
+                fprintf(text, " State=%s Domain=%s", s, d);
+        }
+        return 0;
 }
 
 /* The invalidated properties of PropertiesChanged: null in JSON, "Name=(invalidated)". */
@@ -229,6 +256,10 @@ static int print_event(
                         r = invalidated_out(mon, m, &w, f);
                 break;
 
+        case PROPERTIES_STATE:
+                r = state_out(mon, m, &w, f);
+                break;
+
         default:
                 r = -EINVAL;
         }
@@ -308,6 +339,13 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, _unused_ sd_
         return 0;
 }
 
+static int on_state_changed(sd_bus_message *m, void *userdata, _unused_ sd_bus_error *ret_error) {
+        Monitor *mon = userdata;
+
+        (void) print_event(mon, m, "state", sd_bus_message_get_path(m), PROPERTIES_STATE);
+        return 0;
+}
+
 static int on_name_owner_changed(sd_bus_message *m, _unused_ void *userdata, _unused_ sd_bus_error *ret_error) {
         const char *name, *old_owner, *new_owner;
         int r;
@@ -325,7 +363,8 @@ static int on_name_owner_changed(sd_bus_message *m, _unused_ void *userdata, _un
 }
 
 int run_monitor(sd_bus *bus, bool json) {
-        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *added = NULL, *removed = NULL, *changed = NULL, *owner = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *added = NULL, *removed = NULL, *changed = NULL, *state = NULL,
+                *owner = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -386,6 +425,18 @@ int run_monitor(sd_bus *bus, bool json) {
                              on_properties_changed, &mon);
         if (r < 0)
                 return log_error_errno(r, "Failed to subscribe to PropertiesChanged: %m");
+
+        /* A GPU's State and Domain come with PropertiesChanged as well; StateChanged is sent
+         * once the new state is verified, and is what the handoff's contract promises. */
+        r = sd_bus_add_match(bus, &state,
+                             "type='signal',"
+                             "sender='" PASSTHRU_SERVICE "',"
+                             "interface='" PASSTHRU_GPU_INTERFACE "',"
+                             "member='StateChanged',"
+                             "path_namespace='" PASSTHRU_PATH "'",
+                             on_state_changed, &mon);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to StateChanged: %m");
 
         r = sd_bus_add_match(bus, &owner,
                              "type='signal',"
