@@ -16,7 +16,7 @@ if [ "$1 $2" = "reservations --json" ]; then
         exit 0
 fi
 [ "$1 $2" = "list --json" ] || exit 2
-echo '{"iommu":{"enabled":true,"driver":"amd-iommu"},"groups":[{"number":0,"viable":true,"owner":"host","domain":"","blockers":[],"devices":[{"address":"0000:00:01.0","group":0}]},{"number":16,"viable":false,"owner":"host","domain":"","blockers":[{"address":"0000:26:00.0","reason":"bound to nvidia"}],"devices":[{"address":"0000:26:00.0","group":16,"slot":["0000:26:00.0","0000:26:00.1"]},{"address":"0000:26:00.1","group":16}]}],"ungrouped":[{"address":"0001:03:00.0","group":null}]}'
+echo '{"iommu":{"enabled":true,"driver":"amd-iommu"},"groups":[{"number":0,"viable":true,"owner":"host","domain":"","blockers":[],"devices":[{"address":"0000:00:01.0","vendor_id":"1022","product_id":"1482","subsystem_vendor_id":"0000","subsystem_id":"0000","class":"060000","group":0}]},{"number":16,"viable":false,"owner":"host","domain":"","blockers":[{"address":"0000:26:00.0","reason":"bound to nvidia"}],"devices":[{"address":"0000:26:00.0","vendor_id":"10de","product_id":"1f82","subsystem_vendor_id":"10de","subsystem_id":"1f82","class":"030000","group":16,"slot":["0000:26:00.0","0000:26:00.1"],"gpu":{"state":"host","domain":"","companions":["0000:26:00.1"],"primary":true,"step":""}},{"address":"0000:26:00.1","vendor_id":"10de","product_id":"10fa","subsystem_vendor_id":"10de","subsystem_id":"1f82","class":"040300","group":16,"gpu":null}]}],"ungrouped":[{"address":"0001:03:00.0","vendor_id":"10de","product_id":"1eb8","subsystem_vendor_id":"10de","subsystem_id":"12a2","class":"030200","group":null,"gpu":{"state":"host","domain":"","companions":[],"primary":false,"step":""}}]}'
 EOF
 chmod +x "$stub/passthructl"
 PATH="$stub:$PATH"
@@ -60,8 +60,8 @@ check() {
 
 check "passthructl de"                  is    "detach"
 check "passthructl di"                  is    "diagnose"
-check "passthructl "                    is    "detach diagnose help list monitor reattach rescan reservations reserve show status unreserve"
-check "passthructl --json re"           is    "reattach rescan reservations reserve"
+check "passthructl "                    is    "consumers detach diagnose handoff help list monitor reattach rescan reservations reserve return show status unreserve"
+check "passthructl --json re"           is    "reattach rescan reservations reserve return"
 check "passthructl un"                  is    "unreserve"
 check "passthructl detach --"           has   "--dry-run --override --no-ask-password --json --help"
 check "passthructl reattach group 16 --d" is  "--dry-run"
@@ -96,11 +96,31 @@ check "passthructl unreserve 0000:"     is    "26:00.0 2f:00.0"
 check "passthructl unreserve 26:00.0 "  is    ""
 check "passthructl reservations "       is    ""
 
+# handoff, return, consumers: GPUs only (class 03xxxx), no "group"
+check "passthructl h"                   is    "handoff help"
+check "passthructl co"                  is    "consumers"
+check "passthructl handoff "            is    "0001:03:00.0 26:00.0"
+check "passthructl handoff 26:"         is    "00.0"
+check "passthructl return pci_"         is    "pci_0000_26_00_0 pci_0001_03_00_0"
+check "passthructl consumers 0001:"     is    "03:00.0"
+check "passthructl handoff g"           is    ""
+check "passthructl handoff 26:00.0 "    is    ""
+check "passthructl return 26:00.0 "     is    ""
+check "passthructl handoff --"          has   "--dry-run --stop-display-manager --no-ask-password --json --help"
+check "passthructl handoff --"          lacks "--override"
+check "passthructl handoff 26:00.0 win10 --s" is "--stop-display-manager"
+check "passthructl return --"           has   "--dry-run --no-ask-password --json"
+check "passthructl return --"           lacks "--override --stop-display-manager"
+check "passthructl consumers --"        lacks "--dry-run --override --no-ask-password --stop-display-manager"
+check "passthructl detach --"           lacks "--stop-display-manager"
+check "passthructl --st"                is    "--stop-display-manager"
+
 touch "$stub/no-daemon"
 check "passthructl show "               is    "group"
 check "passthructl detach group "       is    ""
 check "passthructl reserve "            is    ""
 check "passthructl unreserve "          is    ""
+check "passthructl handoff "            is    ""
 
 echo "$((n - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]
