@@ -41,40 +41,36 @@ static int parse_options(sd_bus_message *message, AssignOptions *ret, sd_bus_err
         return 0;
 }
 
-static int append_steps(sd_bus_message *reply, const Plan *p) {
+static int append_steps(sd_bus_message *reply, const Plan *p, char *const *consumers) {
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "(ss)");
         if (r < 0)
                 return r;
         for (size_t i = 0; i < p->n_steps; i++) {
-                _cleanup_free_ char *desc = NULL;
-
-                if (p->steps[i].kind < 0) {
-                        /* not a step: a consumer a Handoff dry-run found, its argument says who */
-                        r = sd_bus_message_append(reply, "(ss)", "consumer", strempty(p->steps[i].argument));
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                desc = step_describe(&p->steps[i]);
+                _cleanup_free_ char *desc = step_describe(&p->steps[i]);
                 if (!desc)
                         return -ENOMEM;
                 r = sd_bus_message_append(reply, "(ss)", step_kind_to_string(p->steps[i].kind), desc);
                 if (r < 0)
                         return r;
         }
+        for (char *const *c = consumers; c && *c; c++) {
+                r = sd_bus_message_append(reply, "(ss)", "consumer", *c);
+                if (r < 0)
+                        return r;
+        }
         return sd_bus_message_close_container(reply);
 }
 
-int bus_reply_steps(sd_bus_message *message, const Plan *p) {
+int bus_reply_steps(sd_bus_message *message, const Plan *p, char *const *consumers) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
         r = sd_bus_message_new_method_return(message, &reply);
         if (r < 0)
                 return r;
-        r = append_steps(reply, p);
+        r = append_steps(reply, p, consumers);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
@@ -162,7 +158,7 @@ static void on_committed(Transaction *t, void *userdata) {
         Manager *m = a->manager;
         int r;
 
-        r = manager_record_host_drivers(m, t);
+        r = manager_record_host_drivers(m, t, true);
         if (r < 0)
                 log_error_errno(r, "Failed to update the record of host drivers in %s: %m", m->runtime_dir);
         r = manager_handoff_committed(m, t);
@@ -213,7 +209,7 @@ static int reply_outcome(Assignment *a) {
         switch (t->outcome) {
         case TRANSACTION_SUCCEEDED:
                 log_info("Group %u: %s done (%zu steps).", a->group, op, t->done.n_steps);
-                return bus_reply_steps(a->request, &t->done);
+                return bus_reply_steps(a->request, &t->done, NULL);
         case TRANSACTION_FAILED:
                 if (t->failure_kind == STEP_CHECK_CONSUMERS)
                         return sd_bus_reply_method_errorf(
@@ -373,9 +369,32 @@ int assignment_new(Manager *m, unsigned group, sd_bus_message *request, Journal 
         return 0;
 }
 
-int assignment_check_idle(Manager *m, unsigned group, sd_bus_error *error) {
-        Assignment *a = manager_find_assignment(m, group);
+int assignment_check_no_guest(unsigned group, sd_bus_error *error) {
+        _cleanup_free_ char *who = NULL;
+        Holder *h = NULL;
+        size_t nh = 0;
+        int r;
 
+        r = vfio_group_holders(group, &h, &nh);
+        if (r < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                         "Failed to check who uses /dev/vfio/%u (%s); nothing was changed.", group,
+                                         strerror(ERRNO_VALUE(r)));
+        if (nh == 0)
+                return 0;
+        who = holders_describe(h, nh);
+        holders_free(h, nh);
+        return sd_bus_error_setf(error, PASSTHRU_ERROR_GUEST_RUNNING,
+                                 "A guest uses IOMMU group %u: %s. Shut the guest down first.", group, strempty(who));
+}
+
+int assignment_check_idle(Manager *m, unsigned group, sd_bus_error *error) {
+        Assignment *a;
+
+        if (m->exit_requested)
+                return sd_bus_error_set(error, PASSTHRU_ERROR_BUSY,
+                                        "passthrud is shutting down; try again once it is back.");
+        a = manager_find_assignment(m, group);
         if (!a)
                 return 0;
         if (a->transaction->stuck)
@@ -442,11 +461,7 @@ int bus_method_assign(sd_bus_message *message, Manager *m, Operation op, IommuGr
         if (r == 0)
                 return 1; /* polkit was asked; this runs again with its answer */
 
-        if (m->exit_requested)
-                return sd_bus_error_set(error, PASSTHRU_ERROR_BUSY,
-                                        "passthrud is shutting down; try again once it is back.");
-
-        /* 4. one operation per group */
+        /* 4. one operation per group (none while shutting down) */
         r = assignment_check_idle(m, g->number, error);
         if (r < 0)
                 return r;
@@ -464,21 +479,9 @@ int bus_method_assign(sd_bus_message *message, Manager *m, Operation op, IommuGr
                 if (reason)
                         log_notice("Overriding an interlock as authorized: %s", reason);
         } else {
-                Holder *h = NULL;
-                size_t nh = 0;
-
-                r = vfio_group_holders(g->number, &h, &nh);
+                r = assignment_check_no_guest(g->number, error);
                 if (r < 0)
-                        return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
-                                                 "Failed to check who uses /dev/vfio/%u (%s); nothing was changed.",
-                                                 g->number, strerror(ERRNO_VALUE(r)));
-                if (nh > 0) {
-                        _cleanup_free_ char *who = holders_describe(h, nh);
-                        holders_free(h, nh);
-                        return sd_bus_error_setf(error, PASSTHRU_ERROR_GUEST_RUNNING,
-                                                 "A guest uses IOMMU group %u: %s. Shut the guest down first.",
-                                                 g->number, strempty(who));
-                }
+                        return r;
         }
 
         /* 6. plan */
@@ -491,7 +494,7 @@ int bus_method_assign(sd_bus_message *message, Manager *m, Operation op, IommuGr
                                          "changed.",
                                          g->number, strerror(ERRNO_VALUE(r)));
         if (o.dry_run)
-                return bus_reply_steps(message, &p);
+                return bus_reply_steps(message, &p, NULL);
 
         /* 7. act; the reply comes when the transaction settles */
         r = assignment_new(m, g->number, message, &j, &p, &a);

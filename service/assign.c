@@ -169,7 +169,7 @@ const char *manager_group_state(Manager *m, unsigned group) {
         return a->transaction->stuck ? "stuck" : "busy";
 }
 
-int manager_record_host_drivers(Manager *m, const Transaction *t) {
+int manager_record_host_drivers(Manager *m, const Transaction *t, bool record_driverless) {
         for (size_t i = 0; i < t->journal.n_origins; i++) {
                 const FunctionState *o = &t->journal.origins[i];
                 FunctionState *rec = (FunctionState *) manager_find_record(m, &o->address);
@@ -182,7 +182,7 @@ int manager_record_host_drivers(Manager *m, const Transaction *t) {
                         continue;
                 }
                 /* Detach: remember where it came from, unless it was on vfio-pci already. */
-                if (streq_ptr(o->driver, PCI_DRIVER_VFIO) || rec)
+                if (streq_ptr(o->driver, PCI_DRIVER_VFIO) || rec || (!o->driver && !record_driverless))
                         continue;
                 FunctionState *n = reallocarray(m->records, m->n_records + 1, sizeof(FunctionState));
                 if (!n)

@@ -28,19 +28,25 @@ Assignment *manager_find_assignment(Manager *m, unsigned group);
 /* Creates the assignment of a transaction (taking j and p; request NULL: a start-up undo)
  * with the daemon's hooks: Progress, PropertiesChanged, records, the reply. */
 int assignment_new(Manager *m, unsigned group, sd_bus_message *request, Journal *j, Plan *p, Assignment **ret);
-/* Busy or Stuck (error set, -errno) when an operation on the group runs; 0 when idle. */
+/* Busy or Stuck (error set, -errno) when an operation on the group runs or the daemon shuts
+ * down; 0 when idle. */
 int assignment_check_idle(Manager *m, unsigned group, sd_bus_error *error);
+/* GuestRunning (error set, -errno) when a process holds /dev/vfio/GROUP; 0 when none does. */
+int assignment_check_no_guest(unsigned group, sd_bus_error *error);
 /* Signals the states of a transaction that just started (Group/Device State, Gpu State). */
 void bus_assignment_started(Manager *m, Assignment *a);
-/* Replies a(ss): (step, description) of each step; a step of kind < 0 is ("consumer", argument). */
-int bus_reply_steps(sd_bus_message *message, const Plan *p);
+/* Replies a(ss): (step, description) of each step, then ("consumer", description) of each of
+ * consumers (a Handoff dry-run; NULL: none). */
+int bus_reply_steps(sd_bus_message *message, const Plan *p, char *const *consumers);
 
 /* Unlinks it from its manager and frees it with its transaction. */
 void assignment_free(Assignment *a);
 
-/* After a successful transaction: a Detach records where each function came from, a
- * Reattach forgets it; the record is saved atomically. */
-int manager_record_host_drivers(Manager *m, const Transaction *t);
+/* After a successful transaction: a Detach (or Handoff) records where each function came
+ * from, a Reattach (or Return) forgets it; the record is saved atomically. record_driverless:
+ * also record "no driver" (a Reattach then leaves the function driverless, as it was);
+ * otherwise such a function returns to whatever driver matches it. */
+int manager_record_host_drivers(Manager *m, const Transaction *t, bool record_driverless);
 
 /* Undoes every journal left in the runtime directory; the bus name is requested once they
  * have settled. */

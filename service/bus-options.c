@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "bus-options.h"
+#include "errors.h"
 #include "util.h"
 
 static char *known_options(const BoolOption *options) {
@@ -23,6 +24,33 @@ static char *known_options(const BoolOption *options) {
                 return NULL;
         fclose(TAKE_PTR(f));
         return TAKE_PTR(text);
+}
+
+int bus_read_pci_address(sd_bus_message *message, PciAddress *ret, sd_bus_error *error) {
+        const char *address, *reason = NULL;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &address);
+        if (r < 0)
+                return r;
+        r = pci_address_parse(address, ret, &reason);
+        if (r < 0) {
+                _cleanup_free_ char *shown = cescape_trunc(address, 32);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Invalid PCI address \"%s\": %s. Expected DDDD:BB:SS.F "
+                                         "(e.g. 0000:26:00.0), BB:SS.F or pci_DDDD_BB_SS_F.",
+                                         strempty(shown), reason);
+        }
+        return 0;
+}
+
+int bus_error_no_such_device(sd_bus_error *error, const PciAddress *a) {
+        char name[PCI_ADDRESS_STRING_MAX];
+
+        return sd_bus_error_setf(error, PASSTHRU_ERROR_NO_SUCH_DEVICE,
+                                 "There is no PCI function %s on this machine; 'passthructl list' shows those there "
+                                 "are.",
+                                 pci_address_format(a, name));
 }
 
 int bus_read_bool_options(sd_bus_message *message, const BoolOption *options, sd_bus_error *error) {

@@ -108,7 +108,8 @@ static int start(Manager *m, sd_bus_message *message, PciDevice *gpu, Journal *j
 static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(journal_done) Journal j = {};
         _cleanup_(plan_done) Plan p = {};
-        _cleanup_free_ char *problem = NULL, *group_text = NULL;
+        _cleanup_free_ char *problem = NULL, *group_text = NULL, *who = NULL;
+        _cleanup_strv_free_ char **consumers = NULL;
         Manager *m = userdata;
         bool dry_run = false, stop_dm = false;
         const BoolOption options[] = { { "dry-run", &dry_run }, { "stop-display-manager", &stop_dm }, {} };
@@ -152,9 +153,6 @@ static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error 
                 return r;
         if (r == 0)
                 return 1; /* polkit was asked; this runs again with its answer */
-        if (m->exit_requested)
-                return sd_bus_error_set(error, PASSTHRU_ERROR_BUSY,
-                                        "passthrud is shutting down; try again once it is back.");
 
         /* 4. one operation per group; once only */
         r = check_groups_idle(m, gpu, error);
@@ -187,43 +185,28 @@ static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error 
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
                                          "Failed to read who holds the GPU's nodes (%s); nothing was changed.",
                                          strerror(ERRNO_VALUE(r)));
-        if (nh > 0 && !dry_run && !stop_units[0]) {
-                _cleanup_free_ char *who = holders_describe(h, nh);
-                holders_free(h, nh);
+        for (size_t i = 0; i < nh && r >= 0; i++)
+                r = strv_push(&consumers, holder_describe(&h[i]));
+        who = holders_describe(h, nh);
+        holders_free(h, nh);
+        if (r < 0 || (nh > 0 && !who))
+                return -ENOMEM;
+        if (nh > 0 && !dry_run && !stop_units[0])
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_IN_USE,
                                          "The host still uses %s: %s. Close them%s, then try again; nothing was "
                                          "changed.",
-                                         gpu->name, strempty(who),
-                                         gpu_is_primary(gpu) ? " (or stop the display manager)" : "");
-        }
+                                         gpu->name, who, gpu_is_primary(gpu) ? " (or stop the display manager)" : "");
 
         /* 7. plan */
         r = handoff_plan(m, gpu, domain, stop_units, &j, &p, &problem);
-        if (r == -EOPNOTSUPP) {
-                holders_free(h, nh);
+        if (r == -EOPNOTSUPP)
                 return sd_bus_error_set(error, PASSTHRU_ERROR_NOT_SUPPORTED, problem);
-        }
-        if (r < 0) {
-                holders_free(h, nh);
+        if (r < 0)
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
                                          "Failed to read what holds %s (%s); nothing was changed.", gpu->name,
                                          strerror(ERRNO_VALUE(r)));
-        }
-        if (dry_run) {
-                /* The plan, then one ("consumer", …) entry per process found. */
-                for (size_t i = 0; i < nh; i++) {
-                        _cleanup_free_ char *what = NULL;
-                        if (asprintf(&what, "%s (pid " PID_FMT ") holds %s", strempty(h[i].command), h[i].pid,
-                                     strempty(h[i].path)) < 0 ||
-                            plan_add(&p, _STEP_KIND_INVALID, NULL, what, -1) < 0) {
-                                holders_free(h, nh);
-                                return -ENOMEM;
-                        }
-                }
-                holders_free(h, nh);
-                return bus_reply_steps(message, &p);
-        }
-        holders_free(h, nh);
+        if (dry_run)
+                return bus_reply_steps(message, &p, consumers);
 
         /* 8. act */
         return start(m, message, gpu, &j, &p);
@@ -257,9 +240,6 @@ static int method_return(sd_bus_message *message, void *userdata, sd_bus_error *
                 return r;
         if (r == 0)
                 return 1;
-        if (m->exit_requested)
-                return sd_bus_error_set(error, PASSTHRU_ERROR_BUSY,
-                                        "passthrud is shutting down; try again once it is back.");
 
         r = check_groups_idle(m, gpu, error);
         if (r < 0)
@@ -271,26 +251,13 @@ static int method_return(sd_bus_message *message, void *userdata, sd_bus_error *
                                          "with 'passthructl detach' goes back with 'passthructl reattach'.",
                                          gpu->name);
 
-        /* A guest holding the group's vfio node */
+        /* A guest holding a group's vfio node */
         for (size_t i = 0; i < rec->n_origins; i++) {
-                Holder *h = NULL;
-                size_t nh = 0;
-
                 if (rec->origins[i].group < 0 || (i > 0 && rec->origins[i].group == rec->origins[i - 1].group))
                         continue;
-                r = vfio_group_holders((unsigned) rec->origins[i].group, &h, &nh);
+                r = assignment_check_no_guest((unsigned) rec->origins[i].group, error);
                 if (r < 0)
-                        return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
-                                                 "Failed to check who uses /dev/vfio/%" PRIi64 " (%s); nothing was "
-                                                 "changed.",
-                                                 rec->origins[i].group, strerror(ERRNO_VALUE(r)));
-                if (nh > 0) {
-                        _cleanup_free_ char *who = holders_describe(h, nh);
-                        holders_free(h, nh);
-                        return sd_bus_error_setf(error, PASSTHRU_ERROR_GUEST_RUNNING,
-                                                 "A guest uses %s: %s. Shut the guest down first.", gpu->name,
-                                                 strempty(who));
-                }
+                        return r;
         }
 
         r = return_plan(m, rec, &j, &p, &problems);
@@ -301,7 +268,7 @@ static int method_return(sd_bus_message *message, void *userdata, sd_bus_error *
         if (problems)
                 log_warning("Return of %s: %s", gpu->name, problems);
         if (dry_run)
-                return bus_reply_steps(message, &p);
+                return bus_reply_steps(message, &p, NULL);
         return start(m, message, gpu, &j, &p);
 }
 

@@ -3,8 +3,8 @@
  * Holders of device nodes and the host's interlocks (see holders.h). Reads /proc/PID/fd
  * and /proc/PID/comm, /proc/1/mountinfo (init's: the service runs in a mount namespace of its
  * own), /proc/net/route and /proc/net/ipv6_route,
- * /sys/dev/block/MAJ:MIN (and its slaves), /sys/class/net/IF/device and
- * /sys/bus/pci/devices/ADDR/drm.
+ * /sys/dev/block/MAJ:MIN (and its slaves) and /sys/class/net/IF/device; a GPU's DRM nodes come
+ * from release.c.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 
 #include "holders.h"
+#include "release.h"
 #include "sysfs.h"
 #include "util.h"
 
@@ -148,6 +149,12 @@ int holders_find(char *const *paths, Holder **ret, size_t *ret_n) {
         return 0;
 }
 
+char *holder_describe(const Holder *h) {
+        char *t;
+        return asprintf(&t, "%s (pid " PID_FMT ") holds %s", strempty(h->command), h->pid, strempty(h->path)) < 0 ? NULL
+                                                                                                          : t;
+}
+
 char *holders_describe(const Holder *h, size_t n) {
         char *text = NULL;
         size_t size = 0;
@@ -158,8 +165,10 @@ char *holders_describe(const Holder *h, size_t n) {
         f = open_memstream(&text, &size);
         if (!f)
                 return NULL;
-        for (size_t i = 0; i < n; i++)
-                fprintf(f, "%s%s (pid " PID_FMT ") holds %s", i > 0 ? ", " : "", h[i].command, h[i].pid, h[i].path);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *one = holder_describe(&h[i]);
+                fprintf(f, "%s%s", i > 0 ? ", " : "", strempty(one));
+        }
         if (fclose(f) != 0)
                 return mfree(text);
         return text;
@@ -172,37 +181,6 @@ int vfio_group_holders(unsigned group, Holder **ret, size_t *ret_n) {
         return holders_find(paths, ret, ret_n);
 }
 
-/* The DRM nodes of a function: /dev/dri/NAME for each /sys/bus/pci/devices/ADDR/drm/NAME. */
-static int drm_nodes(const PciDevice *d, char ***ret) {
-        _cleanup_close_ int dfd = -EBADF, drm = -EBADF;
-        _cleanup_strv_free_ char **l = NULL;
-        struct dirent *de;
-        DIR *dir;
-
-        *ret = NULL;
-        dfd = sysfs_open_pci_device(-1, &d->address);
-        if (dfd < 0)
-                return dfd == -ENOENT ? 0 : dfd;
-        drm = openat(dfd, "drm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (drm < 0)
-                return errno == ENOENT ? 0 : -errno;
-        dir = fdopendir(TAKE_FD(drm));
-        if (!dir)
-                return -errno;
-        while ((de = readdir(dir))) {
-                char *p;
-                if (!startswith(de->d_name, "card") && !startswith(de->d_name, "renderD"))
-                        continue;
-                if (asprintf(&p, "/dev/dri/%s", de->d_name) < 0 || strv_push(&l, p) < 0) {
-                        closedir(dir);
-                        return -ENOMEM;
-                }
-        }
-        closedir(dir);
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
 static int check_graphical_session(PciDevice *const *devices, size_t n, char **ret) {
         for (size_t i = 0; i < n; i++) {
                 _cleanup_strv_free_ char **nodes = NULL;
@@ -213,7 +191,7 @@ static int check_graphical_session(PciDevice *const *devices, size_t n, char **r
 
                 if (!devices[i]->boot_vga || pci_device_on_vfio(devices[i]))
                         continue;
-                r = drm_nodes(devices[i], &nodes);
+                r = function_drm_nodes(&devices[i]->address, &nodes);
                 if (r < 0)
                         return r;
                 r = holders_find(nodes, &h, &nh);

@@ -21,6 +21,8 @@ void holders_free(Holder *h, size_t n);
 /* The processes that have one of `paths` (absolute, e.g. "/dev/dri/card0") open. */
 int holders_find(char *const *paths, Holder **ret, size_t *ret_n);
 
+/* "qemu-system-x86 (pid 4242) holds /dev/vfio/16" */
+char *holder_describe(const Holder *h);
 /* "qemu-system-x86 (pid 4242) holds /dev/vfio/16, …"; NULL when n == 0. */
 char *holders_describe(const Holder *h, size_t n);
 

@@ -5,7 +5,10 @@
  *   group-N.journal:  "passthru1-journal 1", "operation detach|reattach", "group N",
  *                     "origin ADDRESS GROUP DRIVER MODULE OVERRIDE" (OVERRIDE is "-" for none, else
  *                     "=" and the value up to the end of the line, spaces included),
- *                     "loaded MODULE", "step INDEX TEXT"
+ *                     "loaded MODULE", "step INDEX TEXT"; a Handoff or Return also
+ *                     "gpu ADDRESS", "domain TEXT", and what the Handoff releases:
+ *                     "console vtconN", "framebuffer DEVICE", "unloaded MODULE", "stopped UNIT"
+ *   gpu-pci_….handoff: the same lines, for a GPU handed off (Return reads it)
  *   host-drivers:     "ADDRESS DRIVER MODULE"
  * Touches only the runtime directory.
  */
@@ -171,6 +174,24 @@ static int parse_origin(char *rest, FunctionState *ret) {
         return 0;
 }
 
+/* The lists of names a Handoff records, by the keyword of their lines. */
+static char ***journal_name_list(Journal *j, const char *line, char **ret_value) {
+        const struct {
+                const char *keyword;
+                char ***list;
+        } table[] = {
+                { "console ", &j->consoles },
+                { "framebuffer ", &j->framebuffers },
+                { "unloaded ", &j->unloaded_modules },
+                { "stopped ", &j->stopped_units },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if ((*ret_value = (char *) startswith(line, table[i].keyword)))
+                        return table[i].list;
+        return NULL;
+}
+
 int journal_read(int dirfd, const char *name, Journal *ret) {
         _cleanup_(journal_done) Journal j = { .operation = _OPERATION_INVALID };
         _cleanup_free_ char *text = NULL;
@@ -187,6 +208,7 @@ int journal_read(int dirfd, const char *name, Journal *ret) {
         if (!lines[0] || !streq(lines[0], JOURNAL_MAGIC))
                 return -EBADMSG;
         for (char **l = lines + 1; *l; l++) {
+                char ***list;
                 char *v;
 
                 if ((*l)[0] == '#' || (*l)[0] == '\0')
@@ -220,17 +242,10 @@ int journal_read(int dirfd, const char *name, Journal *ret) {
                 } else if ((v = startswith(*l, "domain "))) {
                         if (free_and_strdup(&j.domain, v) < 0)
                                 return -ENOMEM;
-                } else if ((v = startswith(*l, "console ")) || (v = startswith(*l, "framebuffer ")) ||
-                           (v = startswith(*l, "unloaded ")) || (v = startswith(*l, "stopped "))) {
-                        char ***list = (*l)[0] == 'c'   ? &j.consoles
-                                       : (*l)[0] == 'f' ? &j.framebuffers
-                                       : (*l)[0] == 'u' ? &j.unloaded_modules
-                                                        : &j.stopped_units;
-                        char *c;
+                } else if ((list = journal_name_list(&j, *l, &v))) {
                         if (!driver_name_is_valid(v))
                                 return -EBADMSG;
-                        c = strdup(v);
-                        if (!c || strv_push(list, c) < 0)
+                        if (strv_push(list, strdup(v)) < 0)
                                 return -ENOMEM;
                 } else if ((v = startswith(*l, "step "))) {
                         char *sp = strchr(v, ' ');

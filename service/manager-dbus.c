@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 
+#include "bus-options.h"
 #include "bus-paths.h"
 #include "config.h"
 #include "diagnose.h"
@@ -73,30 +74,15 @@ static int property_get_devices(sd_bus *bus, const char *path, const char *inter
 
 static int method_get_device(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        char path[OBJECT_PATH_MAX], canonical[PCI_ADDRESS_STRING_MAX];
-        const char *address, *reason;
+        char path[OBJECT_PATH_MAX];
         PciAddress a;
         int r;
 
-        r = sd_bus_message_read(message, "s", &address);
+        r = bus_read_pci_address(message, &a, error);
         if (r < 0)
                 return r;
-
-        r = pci_address_parse(address, &a, &reason);
-        if (r < 0) {
-                _cleanup_free_ char *shown = cescape_trunc(address, 32);
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Invalid PCI address \"%s\": %s. Expected DDDD:BB:SS.F "
-                                         "(e.g. 0000:26:00.0), BB:SS.F or pci_DDDD_BB_SS_F.",
-                                         strempty(shown), reason);
-        }
-
         if (!machine_find_device(m->machine, &a))
-                return sd_bus_error_setf(error, PASSTHRU_ERROR_NO_SUCH_DEVICE,
-                                         "There is no PCI function %s on this machine; "
-                                         "'passthructl list' shows those there are.",
-                                         pci_address_format(&a, canonical));
-
+                return bus_error_no_such_device(error, &a);
         return sd_bus_reply_method_return(message, "o", device_object_path(&a, path));
 }
 

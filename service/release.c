@@ -243,26 +243,40 @@ static int add_node(char ***paths, const char *dir, const char *name) {
         return strv_extend_unique(paths, p);
 }
 
-/* /sys/bus/pci/devices/ADDR/drm/{card,renderD}N and …/sound/cardN/NODE (those with a "dev"). */
-static int function_nodes(const PciAddress *a, char ***paths) {
-        _cleanup_close_ int dfd = sysfs_open_pci_device(-1, a), drm = -EBADF, sound = -EBADF;
-        _cleanup_strv_free_ char **names = NULL, **cards = NULL;
+int function_drm_nodes(const PciAddress *a, char ***paths) {
+        _cleanup_close_ int dfd = sysfs_open_pci_device(-1, a), drm = -EBADF;
+        _cleanup_strv_free_ char **names = NULL;
         int r;
 
         if (dfd < 0)
                 return dfd == -ENOENT ? 0 : dfd;
         drm = openat(dfd, "drm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (drm >= 0) {
-                r = list_dir(drm, NULL, &names);
-                if (r < 0)
-                        return r;
-                for (char **n = names; n && *n; n++)
-                        if (startswith(*n, "card") || startswith(*n, "renderD")) {
-                                r = add_node(paths, "/dev/dri", *n);
-                                if (r < 0)
-                                        return r;
-                        }
-        }
+        if (drm < 0)
+                return errno == ENOENT ? 0 : -errno;
+        r = list_dir(drm, NULL, &names);
+        if (r < 0)
+                return r;
+        for (char **n = names; n && *n; n++)
+                if (startswith(*n, "card") || startswith(*n, "renderD")) {
+                        r = add_node(paths, "/dev/dri", *n);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+/* The DRM nodes and …/sound/cardN/NODE (those with a "dev"). */
+static int function_nodes(const PciAddress *a, char ***paths) {
+        _cleanup_close_ int dfd = -EBADF, sound = -EBADF;
+        _cleanup_strv_free_ char **cards = NULL;
+        int r;
+
+        r = function_drm_nodes(a, paths);
+        if (r < 0)
+                return r;
+        dfd = sysfs_open_pci_device(-1, a);
+        if (dfd < 0)
+                return dfd == -ENOENT ? 0 : dfd;
         sound = openat(dfd, "sound", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (sound < 0)
                 return 0;

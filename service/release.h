@@ -32,6 +32,10 @@ int module_unload_order(const char *module, char ***ret);
  * 1, 0 or -errno. */
 int module_drives_others(const char *module, const PciAddress *except, size_t n_except);
 
+/* Appends the DRM nodes of a function (/dev/dri/NAME for each /sys/bus/pci/devices/ADDR/drm/
+ * card* and renderD*) to *paths. */
+int function_drm_nodes(const PciAddress *a, char ***paths);
+
 /* The device nodes of the functions (DRM, sound, frame buffers; with_platform_fb: also the
  * firmware frame buffer's /dev/fbN; with_nvidia: /dev/nvidia*), absolute paths, sorted. */
 int consumer_nodes(const PciAddress *functions, size_t n, bool with_platform_fb, bool with_nvidia, char ***ret);

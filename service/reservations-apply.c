@@ -42,26 +42,12 @@ static void on_progress(Transaction *t, const Step *s, bool undoing, void *userd
 static void on_committed(Transaction *t, void *userdata) {
         ApplyGroup *g = userdata;
         Manager *m = g->run->manager;
-        FunctionState *saved = t->journal.origins;
-        size_t n = t->journal.n_origins, k = 0;
         int r;
 
         /* Remember the host driver of functions the initramfs had bound already, so that a
          * Reattach returns them there; a function that had none (the usual case, before
          * coldplug) is returned to whatever driver matches it, as if never recorded. */
-        _cleanup_free_ FunctionState *bound = calloc(n ?: 1, sizeof(FunctionState));
-        if (!bound) {
-                log_oom();
-                return;
-        }
-        for (size_t i = 0; i < n; i++)
-                if (saved[i].driver)
-                        bound[k++] = saved[i];
-        t->journal.origins = bound;
-        t->journal.n_origins = k;
-        r = manager_record_host_drivers(m, t);
-        t->journal.origins = saved;
-        t->journal.n_origins = n;
+        r = manager_record_host_drivers(m, t, false);
         if (r < 0)
                 log_warning_errno(r, "Failed to record the host drivers of group %u in %s, ignoring: %m", g->group,
                                   m->runtime_dir);

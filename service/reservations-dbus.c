@@ -57,24 +57,6 @@ static int property_get_reservations(sd_bus *bus, const char *path, const char *
         return sd_bus_message_close_container(reply);
 }
 
-static int read_address(sd_bus_message *message, PciAddress *ret, sd_bus_error *error) {
-        const char *address, *reason = NULL;
-        int r;
-
-        r = sd_bus_message_read(message, "s", &address);
-        if (r < 0)
-                return r;
-        r = pci_address_parse(address, ret, &reason);
-        if (r < 0) {
-                _cleanup_free_ char *shown = cescape_trunc(address, 32);
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Invalid PCI address \"%s\": %s. Expected DDDD:BB:SS.F "
-                                         "(e.g. 0000:26:00.0), BB:SS.F or pci_DDDD_BB_SS_F.",
-                                         strempty(shown), reason);
-        }
-        return 0;
-}
-
 static void emit_reservation_changed(Manager *m, const PciAddress *a) {
         char path[OBJECT_PATH_MAX];
 
@@ -128,7 +110,7 @@ static int method_reserve(sd_bus_message *message, void *userdata, sd_bus_error 
         int r;
 
         /* 1. parse */
-        r = read_address(message, &a, error);
+        r = bus_read_pci_address(message, &a, error);
         if (r < 0)
                 return r;
         r = bus_read_bool_options(message, options, error);
@@ -137,13 +119,8 @@ static int method_reserve(sd_bus_message *message, void *userdata, sd_bus_error 
 
         /* 2. validate: only what vfio-pci can take now could be taken at boot */
         d = machine_find_device(m->machine, &a);
-        if (!d) {
-                char name[PCI_ADDRESS_STRING_MAX];
-                return sd_bus_error_setf(error, PASSTHRU_ERROR_NO_SUCH_DEVICE,
-                                         "There is no PCI function %s on this machine; 'passthructl list' shows "
-                                         "those there are.",
-                                         pci_address_format(&a, name));
-        }
+        if (!d)
+                return bus_error_no_such_device(error, &a);
         if (pci_device_is_bridge(d))
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
                                          "%s is a bridge (class %06x): bridges stay with the host. Reserve the "
@@ -203,7 +180,7 @@ static int method_unreserve(sd_bus_message *message, void *userdata, sd_bus_erro
         PciAddress a;
         int r;
 
-        r = read_address(message, &a, error);
+        r = bus_read_pci_address(message, &a, error);
         if (r < 0)
                 return r;
         pci_address_format(&a, name);

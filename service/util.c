@@ -43,6 +43,8 @@ int strv_push(char ***l, char *value) {
         size_t n = strv_length(*l);
         char **c;
 
+        if (!value) /* what a failed strdup() or asprintf() hands over */
+                return -ENOMEM;
         c = realloc(*l, sizeof(char *) * (n + 2));
         if (!c) {
                 free(value);

@@ -16,7 +16,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 size_t strv_length(char *const *l);
 bool strv_equal(char *const *a, char *const *b);
-int strv_push(char ***l, char *value); /* takes ownership of value, also on failure */
+int strv_push(char ***l, char *value); /* takes ownership of value, also on failure; NULL: -ENOMEM */
 bool strv_contains(char *const *l, const char *s);
 /* Appends a copy of s unless l has it already. */
 int strv_extend_unique(char ***l, const char *s);

@@ -195,6 +195,41 @@ static void test_journal_read_accepts_a_well_formed_journal(void) {
         CHECK_INTEQ(read_text(GOOD_HEAD "origin 0000:26:00.0 16 nvidia nvidia -\nstep 0 x\n"), 0);
 }
 
+static void test_handoff_record_round_trips_what_it_released(void) {
+        _cleanup_close_ int dir = new_dir("handoff");
+        _cleanup_(journal_done) Journal back = {};
+        char *consoles[] = { (char *) "vtcon1", NULL }, *fbs[] = { (char *) "efi-framebuffer.0", NULL },
+             *unloaded[] = { (char *) "nvidia_drm", (char *) "nvidia", NULL },
+             *units[] = { (char *) "display-manager.service", NULL };
+        Journal j = {
+                .operation = OPERATION_HANDOFF, .group = 16, .has_gpu = true, .gpu = gpu,
+                .domain = (char *) "win 10", .consoles = consoles, .framebuffers = fbs,
+                .unloaded_modules = unloaded, .stopped_units = units,
+        };
+        char name[64];
+
+        handoff_record_name(&gpu, name);
+        CHECK_STREQ(name, "gpu-pci_0000_26_00_0.handoff");
+        CHECK_INTEQ(journal_write_named(dir, name, &j), 0);
+        CHECK_INTEQ(journal_read(dir, name, &back), 0);
+        CHECK_INTEQ(back.operation, OPERATION_HANDOFF);
+        CHECK(back.has_gpu && pci_address_equal(&back.gpu, &gpu));
+        CHECK_STREQ(back.domain, "win 10");
+        CHECK(strv_equal(back.consoles, consoles));
+        CHECK(strv_equal(back.framebuffers, fbs));
+        CHECK(strv_equal(back.unloaded_modules, unloaded));
+        CHECK(strv_equal(back.stopped_units, units));
+        /* a record is no journal: the start-up undo does not pick it up */
+        char **journals = NULL, **records = NULL;
+        CHECK_INTEQ(journal_list(dir, &journals), 0);
+        CHECK(journals == NULL);
+        CHECK_INTEQ(handoff_record_list(dir, &records), 0);
+        CHECK(records && streq(records[0], name) && !records[1]);
+        strv_free(records);
+        CHECK_INTEQ(read_text(GOOD_HEAD "console ../vtcon1\n"), -EBADMSG);
+        CHECK_INTEQ(read_text(GOOD_HEAD "unloaded \n"), -EBADMSG);
+}
+
 static void test_journal_read_refuses_bad_magic(void) {
         CHECK_INTEQ(read_text("passthru1-journal 2\noperation detach\ngroup 16\n"), -EBADMSG);
         CHECK_INTEQ(read_text("operation detach\ngroup 16\n"), -EBADMSG);
@@ -362,6 +397,7 @@ int main(void) {
         RUN(test_runtime_dir_open_creates_the_directory);
         RUN(test_journal_round_trip);
         RUN(test_journal_of_a_reattach_without_origins_round_trips);
+        RUN(test_handoff_record_round_trips_what_it_released);
         RUN(test_journal_write_replaces_the_file_atomically);
         RUN(test_journal_is_readable_by_people);
         RUN(test_journal_read_accepts_a_well_formed_journal);
