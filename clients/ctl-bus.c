@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 
+#include "ctl-agent.h"
 #include "ctl-bus.h"
 
 int bus_connect_system(sd_bus **ret) {
@@ -43,9 +44,38 @@ int log_bus_error(const sd_bus_error *error, int r, const char *what) {
         return log_error_errno(r, "%s: %m", what);
 }
 
+int bus_call_message(sd_bus *bus, sd_bus_message *m, uint64_t timeout_usec, bool ask_password,
+                     sd_bus_message **ret_reply) {
+        _cleanup_(polkit_agent_closep) pid_t agent = 0;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *method = strempty(sd_bus_message_get_member(m));
+        int r;
+
+        if (ask_password) {
+                /* polkit may ask for a password (through our agent or the session's). */
+                r = sd_bus_message_set_allow_interactive_authorization(m, true);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to allow interactive authorization: %m");
+                r = polkit_agent_open(&agent);
+                if (r < 0)
+                        return r;
+        }
+
+        r = sd_bus_call(bus, m, timeout_usec, &error, ret_reply);
+        polkit_agent_close(&agent);
+        if (r < 0) {
+                _cleanup_free_ char *what = NULL;
+
+                if (asprintf(&what, "%s() failed", method) < 0)
+                        what = NULL;
+                r = log_bus_error(&error, r, what ?: method);
+        }
+        sd_bus_error_free(&error);
+        return r;
+}
+
 int bus_call(sd_bus *bus, const char *interface, const char *method, sd_bus_message **ret_reply, const char *types, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
         va_list ap;
         int r;
 
@@ -61,16 +91,7 @@ int bus_call(sd_bus *bus, const char *interface, const char *method, sd_bus_mess
                         return log_error_errno(r, "Failed to append the arguments of %s(): %m", method);
         }
 
-        r = sd_bus_call(bus, call, 0, &error, ret_reply);
-        if (r < 0) {
-                _cleanup_free_ char *what = NULL;
-
-                if (asprintf(&what, "%s() failed", method) < 0)
-                        what = NULL;
-                r = log_bus_error(&error, r, what ?: method);
-        }
-        sd_bus_error_free(&error);
-        return r;
+        return bus_call_message(bus, call, 0, false, ret_reply);
 }
 
 static int basic_to_json(sd_bus_message *m, char type, JsonWriter *w) {

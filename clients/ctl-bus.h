@@ -36,6 +36,12 @@ int log_bus_error(const sd_bus_error *error, int r, const char *what);
  * by types (sd_bus_message_append() syntax, may be NULL); logs on failure. */
 int bus_call(sd_bus *bus, const char *interface, const char *method, sd_bus_message **ret_reply, const char *types, ...);
 
+/* Calls the prepared method call m (timeout_usec 0: sd-bus's default); with ask_password the
+ * call allows interactive authorization and a polkit agent runs on our terminal meanwhile
+ * (see ctl-agent.h). Logs on failure, as bus_call(). */
+int bus_call_message(sd_bus *bus, sd_bus_message *m, uint64_t timeout_usec, bool ask_password,
+                     sd_bus_message **ret_reply);
+
 /* Reads the next complete value of m (whatever its type) and writes it as JSON:
  * integers as numbers, b as true/false, s/o/g as strings, arrays and structs as arrays,
  * dictionaries as objects (keys converted to strings), variants as their content.

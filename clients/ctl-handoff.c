@@ -27,26 +27,6 @@ static void gpu_done(Gpu *g) {
         g->name = mfree(g->name);
 }
 
-static int output_json(JsonWriter *w) {
-        int r;
-
-        r = json_finish(w, NULL, NULL);
-        if (r == -ENOMEM)
-                return log_oom();
-        if (r < 0)
-                return log_error_errno(r, "Failed to write to standard output: %m");
-        return 0;
-}
-
-static int flush_stdout(void) {
-        int r;
-
-        r = write_stdout(NULL, 0);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write to standard output: %m");
-        return 0;
-}
-
 /* The Manager's Gpus property: the object paths of the display-class functions. */
 static int acquire_gpu_paths(sd_bus *bus, char ***ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -228,6 +208,32 @@ static int print_consumer_lines(const Steps *consumers) {
         return 0;
 }
 
+/* The Handoff or Return call m, with live progress lines from the GPU's group (not for JSON,
+ * nor for a dry run, which signals nothing). */
+static int gpu_call(sd_bus *bus, sd_bus_message *m, const Gpu *gpu, const HandoffOptions *o, Steps *steps,
+                    Steps *shown) {
+        return assign_call(bus, m,
+                           &(const AssignCall) {
+                                   .progress_path = !o->json && !o->dry_run ? gpu->path : NULL,
+                                   .ask_password = o->ask_password,
+                                   .step_width = HANDOFF_STEP_WIDTH,
+                           },
+                           steps, shown);
+}
+
+/* consumers: NULL for a Return (it has none). */
+static int print_dry_run(const Steps *steps, const Steps *consumers) {
+        int r;
+
+        printf("Would do:\n");
+        r = assign_print_steps(steps, NULL, HANDOFF_STEP_WIDTH);
+        if (r >= 0 && consumers)
+                r = print_consumer_lines(consumers);
+        if (r < 0)
+                return r;
+        return flush_stdout();
+}
+
 int run_handoff(sd_bus *bus, const char *address, const char *domain, const HandoffOptions *o) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(steps_done) Steps steps = {}, shown = {}, consumers = {};
@@ -249,14 +255,7 @@ int run_handoff(sd_bus *bus, const char *address, const char *domain, const Hand
         if (r < 0)
                 return log_error_errno(r, "Failed to append the arguments of Handoff(): %m");
 
-        r = assign_call(bus, m,
-                        &(const AssignCall) {
-                                /* Progress is for people, and a dry run signals nothing. */
-                                .progress_path = !o->json && !o->dry_run ? gpu.path : NULL,
-                                .ask_password = o->ask_password,
-                                .step_width = HANDOFF_STEP_WIDTH,
-                        },
-                        &steps, &shown);
+        r = gpu_call(bus, m, &gpu, o, &steps, &shown);
         if (r < 0)
                 return r;
 
@@ -267,16 +266,8 @@ int run_handoff(sd_bus *bus, const char *address, const char *domain, const Hand
         if (o->json)
                 return print_json(&steps, o->dry_run ? &consumers : NULL, o);
 
-        if (o->dry_run) {
-                printf("Would do:\n");
-                r = assign_print_steps(&steps, NULL, HANDOFF_STEP_WIDTH);
-                if (r < 0)
-                        return r;
-                r = print_consumer_lines(&consumers);
-                if (r < 0)
-                        return r;
-                return flush_stdout();
-        }
+        if (o->dry_run)
+                return print_dry_run(&steps, &consumers);
 
         r = assign_print_steps(&steps, &shown, HANDOFF_STEP_WIDTH);
         if (r < 0)
@@ -311,26 +302,15 @@ int run_return(sd_bus *bus, const char *address, const HandoffOptions *o) {
         if (r < 0)
                 return log_error_errno(r, "Failed to append the arguments of Return(): %m");
 
-        r = assign_call(bus, m,
-                        &(const AssignCall) {
-                                .progress_path = !o->json && !o->dry_run ? gpu.path : NULL,
-                                .ask_password = o->ask_password,
-                                .step_width = HANDOFF_STEP_WIDTH,
-                        },
-                        &steps, &shown);
+        r = gpu_call(bus, m, &gpu, o, &steps, &shown);
         if (r < 0)
                 return r;
 
         if (o->json)
                 return print_json(&steps, NULL, o);
 
-        if (o->dry_run) {
-                printf("Would do:\n");
-                r = assign_print_steps(&steps, NULL, HANDOFF_STEP_WIDTH);
-                if (r < 0)
-                        return r;
-                return flush_stdout();
-        }
+        if (o->dry_run)
+                return print_dry_run(&steps, NULL);
 
         r = assign_print_steps(&steps, &shown, HANDOFF_STEP_WIDTH);
         if (r < 0)

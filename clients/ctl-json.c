@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #include "ctl-json.h"
+#include "ctl-util.h"
 
 void json_init(JsonWriter *w, bool pretty) {
         *w = (JsonWriter) {
@@ -310,4 +311,15 @@ char *json_escape(const char *s) {
                 return NULL;
         r = TAKE_PTR(w.buf);
         return r ?: strdup("");
+}
+
+int output_json(JsonWriter *w) {
+        int r;
+
+        r = json_finish(w, NULL, NULL);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "Failed to write to standard output: %m");
+        return 0;
 }

@@ -61,6 +61,8 @@ void json_kv_bool(JsonWriter *w, const char *key, bool b);
  * mode *ret and *ret_len describe the NUL-terminated text still owned by the writer; in
  * stream mode they may be NULL and are set to "" and 0. */
 int json_finish(JsonWriter *w, const char **ret, size_t *ret_len);
+/* json_finish() of a writer streaming to standard output, a failure logged. */
+int output_json(JsonWriter *w);
 
 /* Escapes s as a JSON string literal, quotes included, into a new string (for tests, and
  * for the values of monitor's human lines). */

@@ -9,7 +9,6 @@
  */
 #include <strings.h>
 
-#include "ctl-agent.h"
 #include "ctl-bus.h"
 #include "ctl-json.h"
 #include "ctl-model.h"
@@ -18,55 +17,6 @@
 
 /* Authorization by a person, then a small file write. */
 #define CONFIGURE_TIMEOUT_USEC (UINT64_C(300) * 1000 * 1000)
-
-static int output_json(JsonWriter *w) {
-        int r;
-
-        r = json_finish(w, NULL, NULL);
-        if (r == -ENOMEM)
-                return log_oom();
-        if (r < 0)
-                return log_error_errno(r, "Failed to write to standard output: %m");
-        return 0;
-}
-
-static int flush_stdout(void) {
-        int r;
-
-        r = write_stdout(NULL, 0);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write to standard output: %m");
-        return 0;
-}
-
-/* Makes the call m, with a polkit agent on our terminal unless o->ask_password is off. */
-static int call_authorized(sd_bus *bus, sd_bus_message *m, const char *method, const ReserveOptions *o) {
-        _cleanup_(polkit_agent_closep) pid_t agent = 0;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
-
-        if (o->ask_password) {
-                r = sd_bus_message_set_allow_interactive_authorization(m, true);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to allow interactive authorization: %m");
-
-                r = polkit_agent_open(&agent);
-                if (r < 0)
-                        return r;
-        }
-
-        r = sd_bus_call(bus, m, CONFIGURE_TIMEOUT_USEC, &error, NULL);
-        polkit_agent_close(&agent);
-        if (r < 0) {
-                _cleanup_free_ char *what = NULL;
-
-                if (asprintf(&what, "%s() failed", method) < 0)
-                        what = NULL;
-                r = log_bus_error(&error, r, what ?: method);
-        }
-        sd_bus_error_free(&error);
-        return r;
-}
 
 /* The Manager's properties only (Reservations among them), into an otherwise empty m. */
 static int acquire_manager(sd_bus *bus, bool for_json, Model *m) {
@@ -124,7 +74,7 @@ int run_reserve(sd_bus *bus, const char *address, const ReserveOptions *o) {
         if (r < 0)
                 return log_error_errno(r, "Failed to append the arguments of Reserve(): %m");
 
-        r = call_authorized(bus, m, "Reserve", o);
+        r = bus_call_message(bus, m, CONFIGURE_TIMEOUT_USEC, o->ask_password, NULL);
         if (r < 0)
                 return r;
 
@@ -189,7 +139,7 @@ int run_unreserve(sd_bus *bus, const char *address, const ReserveOptions *o) {
         if (r < 0)
                 return log_error_errno(r, "Failed to append the arguments of Unreserve(): %m");
 
-        r = call_authorized(bus, m, "Unreserve", o);
+        r = bus_call_message(bus, m, CONFIGURE_TIMEOUT_USEC, o->ask_password, NULL);
         if (r < 0)
                 return r;
 

@@ -229,3 +229,12 @@ int write_stdout(const char *buf, size_t len) {
                 return errno > 0 ? -errno : -EIO;
         return 0;
 }
+
+int flush_stdout(void) {
+        int r;
+
+        r = write_stdout(NULL, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write to standard output: %m");
+        return 0;
+}

@@ -164,3 +164,5 @@ int safe_atou32(const char *s, uint32_t *ret);
 
 /* Writes a whole buffer to stdout and flushes; returns -errno on failure. */
 int write_stdout(const char *buf, size_t len);
+/* Flushes standard output, a failure (a closed pipe, a full disk) logged. */
+int flush_stdout(void);

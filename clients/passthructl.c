@@ -74,26 +74,6 @@ static const char *dash(const char *s) {
         return isempty(s) ? "-" : s;
 }
 
-static int output_json(JsonWriter *w) {
-        int r;
-
-        r = json_finish(w, NULL, NULL);
-        if (r == -ENOMEM)
-                return log_oom();
-        if (r < 0)
-                return log_error_errno(r, "Failed to write to standard output: %m");
-        return 0;
-}
-
-static int flush_stdout(void) {
-        int r;
-
-        r = write_stdout(NULL, 0);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write to standard output: %m");
-        return 0;
-}
-
 /* The device's group number: from the group object, else from its path. */
 static bool device_group_number(const Device *d, uint32_t *ret) {
         if (d->group) {
@@ -889,24 +869,16 @@ static int verb_monitor(sd_bus *bus, _unused_ char **args) {
 static int verb_rescan(sd_bus *bus, _unused_ char **args) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
         _cleanup_strv_free_ char **added = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
         r = sd_bus_message_new_method_call(bus, &call, PASSTHRU_SERVICE, PASSTHRU_PATH,
                                            PASSTHRU_MANAGER_INTERFACE, "Rescan");
         if (r < 0)
                 return log_error_errno(r, "Failed to create the Rescan() call: %m");
-        /* In a desktop session polkit's agent may ask for a password: allow it (unless
-         * --no-ask-password), and wait. */
-        r = sd_bus_message_set_allow_interactive_authorization(call, arg_ask_password);
+        /* polkit may ask for a password (unless --no-ask-password): wait for a person. */
+        r = bus_call_message(bus, call, UINT64_C(300) * 1000 * 1000, arg_ask_password, &reply);
         if (r < 0)
-                return log_error_errno(r, "Failed to allow interactive authorization: %m");
-        r = sd_bus_call(bus, call, UINT64_C(300) * 1000 * 1000, &error, &reply);
-        if (r < 0) {
-                r = log_bus_error(&error, r, "Rescan() failed");
-                sd_bus_error_free(&error);
                 return r;
-        }
         r = sd_bus_message_read_strv(reply, &added);
         if (r < 0)
                 return log_error_errno(r, "Failed to parse the reply of Rescan(): %m");
