@@ -15,19 +15,10 @@ import subprocess
 import sys
 import time
 
-from harness import ACS, VFIO_MODULES, check, check_eq, check_same_state, run_case, state_devices
+from harness import ACS, VFIO_MODULES, Cases, check, check_eq, check_same_state, state_devices
 
-CASES = {}
-EXCLUSIVE = set()
-
-
-def case(listing=ACS, exclusive=False, **bed_options):
-    def register(fn):
-        CASES[fn.__name__] = (fn, listing, bed_options)
-        if exclusive:
-            EXCLUSIVE.add(fn.__name__)
-        return fn
-    return register
+CASES = Cases(ACS)
+case = CASES.case
 
 
 GPU, AUDIO = "0000:26:00.0", "0000:26:00.1"
@@ -386,14 +377,4 @@ def ctl_monitor_prints_state_changes_and_steps(bed):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--list"]:
-        print("\n".join(n for n in CASES if n not in EXCLUSIVE))
-        sys.exit(0)
-    if sys.argv[1:] == ["--list-exclusive"]:
-        print("\n".join(n for n in CASES if n in EXCLUSIVE))
-        sys.exit(0)
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} --list | --list-exclusive | CASE", file=sys.stderr)
-        sys.exit(2)
-    fn, listing, bed_options = CASES[sys.argv[1]]
-    sys.exit(run_case(fn, listing, **bed_options))
+    sys.exit(CASES.main(sys.argv[1:]))

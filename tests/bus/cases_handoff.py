@@ -13,20 +13,11 @@ import subprocess
 import sys
 import time
 
-from harness import (ACS, STOCK, VFIO_MODULES, check, check_eq, check_same_state, run_case, state_devices,
-                     state_lines)
+from harness import (ACS, STOCK, VFIO_MODULES, Cases, check, check_eq, check_error, check_same_state, pid_alive,
+                     state_devices, state_lines)
 
-CASES = {}
-EXCLUSIVE = set()
-
-
-def case(listing=STOCK, exclusive=False, **bed_options):
-    def register(fn):
-        CASES[fn.__name__] = (fn, listing, bed_options)
-        if exclusive:
-            EXCLUSIVE.add(fn.__name__)
-        return fn
-    return register
+CASES = Cases(STOCK)
+case = CASES.case
 
 
 GPU, AUDIO = "0000:26:00.0", "0000:26:00.1"
@@ -57,11 +48,6 @@ def give_back(bed, **kw):
 
 def gpu_prop(bed, name):
     return bed.prop(GPU_PATH, name, GPU_IF)
-
-
-def check_error(reply, name, what):
-    check(not reply.ok, f"{what}: succeeded, expected {name}: {reply}")
-    check_eq(reply.error, name, f"{what}: error name ({reply.message!r})")
 
 
 def steps_of(reply, what):
@@ -348,7 +334,6 @@ def make_kill_case(step, op, target):
         bed.kill_daemon(signal.SIGKILL)
         pending.result(10)
         bed.release()
-        from harness import pid_alive
         bed.wait_for(lambda: not any(pid_alive(p) for p in helpers), "the daemon's helpers to exit", 10)
         bed.restart_daemon()
         check_same_state(bed.snapshot(), before, f"after killing the daemon during {step} of {target}")
@@ -364,14 +349,4 @@ for _step, _op, _target in HANDOFF_FAULTS:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--list"]:
-        print("\n".join(n for n in CASES if n not in EXCLUSIVE))
-        sys.exit(0)
-    if sys.argv[1:] == ["--list-exclusive"]:
-        print("\n".join(n for n in CASES if n in EXCLUSIVE))
-        sys.exit(0)
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} --list | --list-exclusive | CASE", file=sys.stderr)
-        sys.exit(2)
-    fn, listing, bed_options = CASES[sys.argv[1]]
-    sys.exit(run_case(fn, listing, **bed_options))
+    sys.exit(CASES.main(sys.argv[1:]))

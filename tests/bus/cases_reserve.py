@@ -14,16 +14,11 @@ import sys
 import tempfile
 import time
 
-from harness import STOCK, VFIO_MODULES, check, check_eq, check_same_state, run_case, state_devices
+from harness import (STOCK, VFIO_MODULES, Cases, check, check_eq, check_error, check_same_state,
+                     state_devices)
 
-CASES = {}
-
-
-def case(listing=STOCK, **bed_options):
-    def register(fn):
-        CASES[fn.__name__] = (fn, listing, bed_options)
-        return fn
-    return register
+CASES = Cases(STOCK)
+case = CASES.case
 
 
 GPU, AUDIO, NVME, NIC = "0000:26:00.0", "0000:26:00.1", "0000:01:00.0", "0000:22:00.0"
@@ -49,11 +44,6 @@ def unreserve(bed, address, **kw):
 
 def reservations(bed):
     return [tuple(r) for r in bed.prop("/org/passthru1", "Reservations", "org.passthru1.Manager")]
-
-
-def check_error(reply, name, what):
-    check(not reply.ok, f"{what}: succeeded, expected {name}: {reply}")
-    check_eq(reply.error, name, f"{what}: error name ({reply.message!r})")
 
 
 def file_lines(bed):
@@ -371,13 +361,4 @@ def boot_with_no_file_does_nothing(bed):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--list"]:
-        print("\n".join(CASES))
-        sys.exit(0)
-    if sys.argv[1:] == ["--list-exclusive"]:
-        sys.exit(0)
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} --list | CASE", file=sys.stderr)
-        sys.exit(2)
-    fn, listing, bed_options = CASES[sys.argv[1]]
-    sys.exit(run_case(fn, listing() if callable(listing) else listing, **bed_options))
+    sys.exit(CASES.main(sys.argv[1:]))

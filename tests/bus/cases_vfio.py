@@ -32,21 +32,11 @@ import subprocess
 import sys
 import time
 
-from harness import (STOCK, VFIO_MODULES, Failure, check, check_eq, check_same_state, pid_alive, run_case,
-                     state_devices)
+from harness import (STOCK, VFIO_MODULES, Cases, Failure, check, check_eq, check_error, check_same_state,
+                     pid_alive, state_devices)
 
-CASES = {}
-EXCLUSIVE = set()
-
-
-def case(listing=STOCK, exclusive=False, **bed_options):
-    """exclusive: the case holds device nodes open, which the daemons of other cases would see."""
-    def register(fn):
-        CASES[fn.__name__] = (fn, listing, bed_options)
-        if exclusive:
-            EXCLUSIVE.add(fn.__name__)
-        return fn
-    return register
+CASES = Cases(STOCK)
+case = CASES.case
 
 
 GPU, AUDIO = "0000:26:00.0", "0000:26:00.1"
@@ -105,11 +95,6 @@ def names_target(text, target):
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-def check_error(reply, name, what):
-    check(not reply.ok, f"{what}: succeeded, expected {name}: {reply}")
-    check_eq(reply.error, name, f"{what}: error name ({reply.message!r})")
-
 
 def check_ok(reply, what):
     check(reply.ok, f"{what}: {reply}")
@@ -1101,14 +1086,4 @@ def idle_daemon_stays_for_clients_and_for_a_stuck_operation(bed):
     check_eq(bed.journals(), [], "no journal left by the idle exit")
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--list"]:
-        print("\n".join(n for n in CASES if n not in EXCLUSIVE))
-        sys.exit(0)
-    if sys.argv[1:] == ["--list-exclusive"]:
-        print("\n".join(n for n in CASES if n in EXCLUSIVE))
-        sys.exit(0)
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} --list | --list-exclusive | CASE", file=sys.stderr)
-        sys.exit(2)
-    fn, listing, bed_options = CASES[sys.argv[1]]
-    sys.exit(run_case(fn, listing, **bed_options))
+    sys.exit(CASES.main(sys.argv[1:]))

@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -59,6 +60,12 @@ class Result:
 
     def __repr__(self):
         return f"exit {self.code}\nstdout: {self.out[:2000]}\nstderr: {self.err[:2000]}"
+
+
+def check_error(reply, name, what):
+    """A method call (Reply) that failed with the D-Bus error `name`."""
+    check(not reply.ok, f"{what}: succeeded, expected {name}: {reply}")
+    check_eq(reply.error, name, f"{what}: error name ({reply.message!r})")
 
 
 def state_lines(state, ignore_modules=()):
@@ -702,6 +709,39 @@ class Bed:
                         "subject": {k: v["data"] for k, v in subject[1].items()},
                         "action": args[1]["data"], "details": args[2]["data"], "flags": args[3]["data"]})
         return out
+
+
+class Cases:
+    """The cases of one file: @cases.case(...) registers one (listing: a path, or a function
+    making one when the case runs; exclusive: it holds device nodes open, which the daemons of
+    other cases would see, so meson runs it alone), cases.main() is the command line meson
+    uses: --list, --list-exclusive, or the name of one case to run."""
+
+    def __init__(self, default_listing=STOCK):
+        self.default_listing = default_listing
+        self.cases = {}
+        self.exclusive = set()
+
+    def case(self, listing=None, exclusive=False, **bed_options):
+        def register(fn):
+            self.cases[fn.__name__] = (fn, listing or self.default_listing, bed_options)
+            if exclusive:
+                self.exclusive.add(fn.__name__)
+            return fn
+        return register
+
+    def main(self, argv):
+        if argv == ["--list"]:
+            print("\n".join(n for n in self.cases if n not in self.exclusive))
+            return 0
+        if argv == ["--list-exclusive"]:
+            print("\n".join(n for n in self.cases if n in self.exclusive))
+            return 0
+        if len(argv) != 1 or argv[0] not in self.cases:
+            print("usage: --list | --list-exclusive | CASE", file=sys.stderr)
+            return 2
+        fn, listing, bed_options = self.cases[argv[0]]
+        return run_case(fn, listing() if callable(listing) else listing, **bed_options)
 
 
 def run_case(fn, listing=STOCK, **bed_options):
