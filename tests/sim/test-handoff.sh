@@ -37,23 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-# Inner scripts print "ok ..." / "FAIL: ..." lines; count them.
-count() {
-        local out=$1 rc=$2 what=$3
-        while IFS= read -r line; do
-                case "$line" in
-                ok*) pass ;;
-                FAIL*) failed=$((failed + 1)); echo "$line" ;;
-                *) echo "  | $line" ;;
-                esac
-        done <<<"$out"
-        [ "$rc" = 0 ] || fail "$what exited with $rc"
-}
+. "$(dirname "$0")/test-lib.sh"
 run() {         # run WHAT LISTING SCRIPT [ARGS...]: SCRIPT as pcisim's COMMAND, with a uevent log
         local what=$1 listing=$2 out rc; shift 2
         rm -f "$tmp/log"

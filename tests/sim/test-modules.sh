@@ -28,23 +28,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-# Inner programs print "ok ..." / "FAIL: ..." lines; count them.
-count() {
-        local out=$1 rc=$2 what=$3
-        while IFS= read -r line; do
-                case "$line" in
-                ok*) pass ;;
-                FAIL*) failed=$((failed + 1)); echo "$line" ;;
-                *) echo "  | $line" ;;
-                esac
-        done <<<"$out"
-        [ "$rc" = 0 ] || fail "$what exited with $rc"
-}
+. "$(dirname "$0")/test-lib.sh"
 
 cat >"$tmp/modules.sh" <<'EOF'
 LOG=$1

@@ -26,23 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-# Inner scripts print "ok ..." / "FAIL: ..." lines; count them.
-count() {
-        local out=$1 rc=$2 what=$3
-        while IFS= read -r line; do
-                case "$line" in
-                ok*) pass ;;
-                FAIL*) failed=$((failed + 1)); echo "$line" ;;
-                *) echo "  | $line" ;;
-                esac
-        done <<<"$out"
-        [ "$rc" = 0 ] || fail "$what exited with $rc"
-}
+. "$(dirname "$0")/test-lib.sh"
 
 cat >"$tmp/lib.sh" <<'EOF'
 check() {       # check DESCRIPTION COMMAND...

@@ -19,24 +19,13 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/test-lib.sh"
 
-# Inner scripts print "ok ..." / "FAIL: ..." lines; count them.
-run_inner() {
-        local listing=$1 script=$2 out
+run_inner() {    # run_inner LISTING SCRIPT: SCRIPT as pcisim's COMMAND, its checks counted
+        local listing=$1 script=$2 out rc
         out=$("$PCISIM" "$listing" -- bash "$script" 2>&1)
-        local rc=$?
-        while IFS= read -r line; do
-                case "$line" in
-                ok*) pass ;;
-                FAIL*) failed=$((failed + 1)); echo "$line" ;;
-                *) echo "  | $line" ;;
-                esac
-        done <<<"$out"
-        [ "$rc" = 0 ] || fail "inner script on $listing exited with $rc"
+        rc=$?
+        count "$out" "$rc" "inner script on $listing"
 }
 
 cat >"$tmp/lib.sh" <<'EOF'
