@@ -5,7 +5,7 @@
 set -euo pipefail
 
 want=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libkmod-dev libvirt-dev
-      libfuse3-dev fuse3 udev kmod dbus-daemon systemd util-linux)
+      libxml2-dev libfuse3-dev fuse3 udev kmod dbus-daemon systemd util-linux)
 if [ "${1:-}" = "--tests" ]; then
         # dbusmock: the polkitd mock; gdbus (libglib2.0-bin): error names and signal watching;
         # iproute2: a default route inside the simulated machine; groff-base: the man-pages
