@@ -5,15 +5,16 @@
 set -euo pipefail
 
 want=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libkmod-dev libvirt-dev
-      libfuse3-dev fuse3 udev kmod dbus-daemon systemd util-linux)
+      libxml2-dev libfuse3-dev fuse3 udev kmod dbus-daemon systemd util-linux)
 if [ "${1:-}" = "--tests" ]; then
         # dbusmock: the polkitd mock; gdbus (libglib2.0-bin): error names and signal watching;
         # iproute2: a default route inside the simulated machine; groff-base: the man-pages
         # test; bash-completion: where the completion is installed (pkg-config);
         # libxml2-utils (xmllint) and man-db (systemd-analyze verify looks up the unit's
-        # Documentation=): the unit-security test.
+        # Documentation=): the unit-security test; libvirt-daemon: the private libvirtd of
+        # test-virt-remote.
         want+=(python3 python3-dbus python3-dbusmock libglib2.0-bin iproute2 pciutils
-               groff-base bash-completion libxml2-utils man-db)
+               groff-base bash-completion libxml2-utils man-db libvirt-daemon)
 fi
 
 missing=()

@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The connection (virt.c) through libvirt's remote driver, the way qemu:///system is reached:
+ * a private libvirtd in session mode, run as "nobody" with all its state in a temporary
+ * directory, serves the test driver on its own socket (test+unix:///…/node.xml?socket=…).
+ * The socket's watches and libvirt's keepalive go through the sd-event bridge; stopping
+ * libvirtd must bring the close callback ("disconnected"), starting it again a reconnection
+ * and "resync", and lifecycle events must flow again after it.
+ * Skipped (77) unless run as root with /usr/sbin/libvirtd installed (libvirt-daemon).
+ * Usage: test-virt-remote FIXTURES_DIR (the directory holding node.xml).
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "virt-event.h"
+#include "virt.h"
+#include "tests.h"
+
+#define LIBVIRTD "/usr/sbin/libvirtd"
+#define USEC_PER_MSEC UINT64_C(1000)
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+static sd_event *event;
+static char dir[] = "/tmp/test-virt-remote-XXXXXX";
+static char *socket_path, *uri;
+static uid_t nobody_uid;
+static gid_t nobody_gid;
+static pid_t daemon_pid;
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static unsigned n_tasks(void) {
+        DIR *d = opendir("/proc/self/task");
+        struct dirent *de;
+        unsigned n = 0;
+
+        if (!d)
+                return 0;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+static void run_for(uint64_t usec) {
+        uint64_t end = now_usec() + usec;
+
+        for (uint64_t t = now_usec(); t < end; t = now_usec())
+                (void) sd_event_run(event, end - t);
+}
+
+static bool run_until(const unsigned *counter, unsigned target, uint64_t timeout_usec) {
+        uint64_t end = now_usec() + timeout_usec;
+
+        for (uint64_t t = now_usec(); *counter < target && t < end; t = now_usec())
+                (void) sd_event_run(event, MIN(end - t, 10 * USEC_PER_MSEC));
+        return *counter >= target;
+}
+
+static void settle(void) {
+        for (unsigned i = 0; i < 5; i++)
+                (void) sd_event_run(event, 0);
+}
+
+/* ---- the private libvirtd ---- */
+
+static int path_in_dir(char **ret, const char *name) {
+        return asprintf(ret, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
+}
+
+static int make_owned_dir(const char *name) {
+        _cleanup_free_ char *p = NULL;
+
+        if (path_in_dir(&p, name) < 0)
+                return -ENOMEM;
+        if (mkdir(p, 0700) < 0 || chown(p, nobody_uid, nobody_gid) < 0)
+                return -errno;
+        return 0;
+}
+
+static int copy_file(const char *from, const char *to) {
+        _cleanup_close_ int in = -EBADF, out = -EBADF;
+        char buf[4096];
+        ssize_t n;
+
+        in = open(from, O_RDONLY | O_CLOEXEC);
+        out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (in < 0 || out < 0)
+                return -errno;
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+                if (write(out, buf, (size_t) n) != n)
+                        return -EIO;
+        return n < 0 ? -errno : 0;
+}
+
+static void daemon_exec(void) {
+        char home[PATH_MAX], run[PATH_MAX], config[PATH_MAX], cache[PATH_MAX], log[PATH_MAX];
+        char *envp[] = { home, run, config, cache, (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+        char *argv[] = { (char *) LIBVIRTD, NULL };
+        int fd;
+
+        snprintf(home, sizeof(home), "HOME=%s/home", dir);
+        snprintf(run, sizeof(run), "XDG_RUNTIME_DIR=%s/run", dir);
+        snprintf(config, sizeof(config), "XDG_CONFIG_HOME=%s/home/.config", dir);
+        snprintf(cache, sizeof(cache), "XDG_CACHE_HOME=%s/home/.cache", dir);
+        snprintf(log, sizeof(log), "%s/libvirtd.log", dir);
+
+        fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+                _exit(126);
+        if (setgroups(0, NULL) < 0 || setgid(nobody_gid) < 0 || setuid(nobody_uid) < 0)
+                _exit(126);
+        execve(LIBVIRTD, argv, envp);
+        _exit(127);
+}
+
+/* Starts libvirtd and waits for its socket. */
+static int daemon_start(void) {
+        uint64_t end = now_usec() + 30 * USEC_PER_SEC;
+
+        (void) unlink(socket_path);
+        daemon_pid = fork();
+        if (daemon_pid < 0)
+                return -errno;
+        if (daemon_pid == 0)
+                daemon_exec();
+
+        while (now_usec() < end) {
+                int status;
+
+                if (access(socket_path, F_OK) == 0)
+                        return 0;
+                if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
+                        daemon_pid = 0;
+                        return -ECHILD;
+                }
+                run_for(20 * USEC_PER_MSEC);
+        }
+        return -ETIMEDOUT;
+}
+
+static void daemon_stop(void) {
+        if (daemon_pid <= 0)
+                return;
+        (void) kill(daemon_pid, SIGTERM);
+        (void) waitpid(daemon_pid, NULL, 0);
+        daemon_pid = 0;
+}
+
+static void print_daemon_log(void) {
+        _cleanup_free_ char *p = NULL;
+        char line[512];
+        FILE *f;
+
+        if (path_in_dir(&p, "libvirtd.log") < 0 || !(f = fopen(p, "re")))
+                return;
+        fprintf(stderr, "---- libvirtd's log ----\n");
+        while (fgets(line, sizeof(line), f))
+                fputs(line, stderr);
+        fclose(f);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) remove(path);
+        return 0;
+}
+
+/* ---- tests ---- */
+
+typedef struct Recorder {
+        int last_event, last_detail;
+        char last_name[64];
+        unsigned n_events, resyncs, disconnects;
+        int reason;
+} Recorder;
+
+static void on_lifecycle(VirtConnection *c, const char *name, const char *uuid, int ev, int detail,
+                         void *userdata) {
+        Recorder *r = userdata;
+
+        snprintf(r->last_name, sizeof(r->last_name), "%s", name);
+        r->last_event = ev;
+        r->last_detail = detail;
+        r->n_events++;
+}
+
+static void on_resync(VirtConnection *c, void *userdata) {
+        Recorder *r = userdata;
+
+        CHECK(virt_connection_is_connected(c));
+        r->resyncs++;
+}
+
+static void on_disconnected(VirtConnection *c, int reason, void *userdata) {
+        Recorder *r = userdata;
+
+        CHECK(!virt_connection_is_connected(c));
+        r->reason = reason;
+        r->disconnects++;
+}
+
+static Recorder rec;
+static VirtConnection *conn;
+
+static void start_gpu_guest_and_see_it_started(void) {
+        _cleanup_(virDomainFreep) virDomainPtr d = NULL;
+        _cleanup_free_ char *message = NULL;
+        unsigned before = rec.n_events;
+
+        CHECK_INTEQ(virt_domain_lookup(conn, "gpu-guest", &d, &message), 0);
+        if (!d)
+                return;
+        CHECK_INTEQ(virt_domain_is_active(d, NULL), 0);
+        CHECK_INTEQ(virt_domain_start(d, &message), 0);
+        CHECK(run_until(&rec.n_events, before + 1, 10 * USEC_PER_SEC));
+        CHECK_STREQ(rec.last_name, "gpu-guest");
+        CHECK_INTEQ(rec.last_event, VIR_DOMAIN_EVENT_STARTED);
+        CHECK_INTEQ(virt_domain_is_active(d, NULL), 1);
+}
+
+static void test_remote_connection_watches_its_socket(void) {
+        static const VirtHandlers handlers = {
+                .lifecycle = on_lifecycle,
+                .resync = on_resync,
+                .disconnected = on_disconnected,
+        };
+        _cleanup_free_ char *message = NULL;
+        size_t handles = 0, timeouts = 0;
+
+        CHECK_INTEQ(virt_connection_new(event, uri, &handlers, &rec, &conn), 0);
+        if (!conn)
+                return;
+        virt_connection_set_backoff(conn, 50 * USEC_PER_MSEC, 200 * USEC_PER_MSEC);
+        CHECK_INTEQ(virt_connection_need(conn, &message), 0);
+        if (message)
+                fprintf(stderr, "  libvirt says: %s\n", message);
+        CHECK(virt_connection_is_connected(conn));
+        virt_event_get_counts(&handles, &timeouts);
+        fprintf(stderr, "  libvirt watches %zu descriptor(s), has %zu timeout(s)\n", handles, timeouts);
+        CHECK(handles >= 1);  /* the socket */
+        CHECK(timeouts >= 1); /* keepalive, event dispatch */
+}
+
+static void test_remote_lifecycle_events(void) {
+        if (!virt_connection_is_connected(conn))
+                return;
+        start_gpu_guest_and_see_it_started();
+}
+
+static void test_libvirtd_restart_disconnects_then_resyncs(void) {
+        _cleanup_free_ char *message = NULL;
+        virDomainPtr d = NULL;
+
+        if (!virt_connection_is_connected(conn))
+                return;
+        daemon_stop();
+        CHECK(run_until(&rec.disconnects, 1, 10 * USEC_PER_SEC));
+        CHECK_INTEQ(rec.reason, VIR_CONNECT_CLOSE_REASON_EOF);
+        CHECK(!virt_connection_is_connected(conn));
+        CHECK_INTEQ(virt_domain_lookup(conn, "gpu-guest", &d, &message), -ENOTCONN);
+        CHECK_INTEQ(rec.resyncs, 0);
+
+        /* Retries fail while it is down. */
+        run_for(300 * USEC_PER_MSEC);
+        CHECK_INTEQ(rec.resyncs, 0);
+        CHECK_INTEQ(virt_connection_needs(conn), 1);
+
+        CHECK_INTEQ(daemon_start(), 0);
+        CHECK(run_until(&rec.resyncs, 1, 20 * USEC_PER_SEC));
+        CHECK(virt_connection_is_connected(conn));
+        CHECK_INTEQ(rec.disconnects, 1);
+
+        /* A new libvirtd, a new test host: gpu-guest is off again; events flow again. */
+        start_gpu_guest_and_see_it_started();
+}
+
+static void test_release_closes_the_remote_connection(void) {
+        size_t handles = 99, timeouts = 99;
+
+        virt_connection_release(conn);
+        settle();
+        CHECK(!virt_connection_is_connected(conn));
+        virt_event_get_counts(&handles, &timeouts);
+        CHECK_INTEQ(handles, 0);
+        CHECK_INTEQ(timeouts, 0);
+        conn = virt_connection_free(conn);
+        CHECK_INTEQ(rec.disconnects, 1); /* an asked-for close is no loss */
+}
+
+static void test_remote_driver_creates_no_thread(void) {
+        CHECK_INTEQ(n_tasks(), 1);
+}
+
+int main(int argc, char **argv) {
+        _cleanup_free_ char *fixture = NULL, *node_xml = NULL;
+        struct passwd *pw;
+        int r;
+
+        if (argc != 2) {
+                fprintf(stderr, "Usage: %s FIXTURES_DIR\n", argv[0]);
+                return EXIT_FAILURE;
+        }
+        if (geteuid() != 0 || access(LIBVIRTD, X_OK) < 0 || !(pw = getpwnam("nobody"))) {
+                printf("Skipped: needs root, %s (libvirt-daemon) and the user nobody.\n", LIBVIRTD);
+                return 77;
+        }
+        nobody_uid = pw->pw_uid;
+        nobody_gid = pw->pw_gid;
+
+        if (!mkdtemp(dir) || chown(dir, nobody_uid, nobody_gid) < 0 || chmod(dir, 0755) < 0 ||
+            make_owned_dir("home") < 0 || make_owned_dir("run") < 0) {
+                fprintf(stderr, "Cannot set up %s: %m\n", dir);
+                return EXIT_FAILURE;
+        }
+        if (asprintf(&fixture, "%s/node.xml", argv[1]) < 0 || path_in_dir(&node_xml, "node.xml") < 0 ||
+            copy_file(fixture, node_xml) < 0 ||
+            asprintf(&socket_path, "%s/run/libvirt/libvirt-sock", dir) < 0 ||
+            asprintf(&uri, "test+unix://%s?socket=%s", node_xml, socket_path) < 0) {
+                fprintf(stderr, "Cannot prepare the fixture in %s\n", dir);
+                return EXIT_FAILURE;
+        }
+
+        r = sd_event_new(&event);
+        if (r < 0 || virt_event_register(event) < 0) {
+                fprintf(stderr, "Cannot set up the event loop\n");
+                return EXIT_FAILURE;
+        }
+        r = daemon_start();
+        if (r < 0) {
+                fprintf(stderr, "libvirtd did not come up: %s\n", strerror(-r));
+                print_daemon_log();
+                daemon_stop();
+                return EXIT_FAILURE;
+        }
+
+        RUN(test_remote_connection_watches_its_socket);
+        RUN(test_remote_lifecycle_events);
+        RUN(test_libvirtd_restart_disconnects_then_resyncs);
+        RUN(test_release_closes_the_remote_connection);
+        RUN(test_remote_driver_creates_no_thread);
+
+        daemon_stop();
+        if (tests_failed)
+                print_daemon_log();
+        virt_event_unregister();
+        sd_event_unref(event);
+        (void) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(socket_path);
+        free(uri);
+        return TESTS_DONE();
+}
