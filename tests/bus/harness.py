@@ -27,6 +27,7 @@ ACS = os.path.join(FIXTURES, "amd-matisse-gtx1650-acs-override.txt")
 BUS_CONFIG = os.path.join(SOURCE_DIR, "tests", "bus", "system-bus.conf.in")
 SUPERVISE = os.path.join(SOURCE_DIR, "tests", "bus", "supervise.sh")
 MOCK_SYSTEMD = os.path.join(SOURCE_DIR, "tests", "bus", "mock_systemd.py")
+LIBVIRT_DOMAINS = os.path.join(FIXTURES, "libvirt-domains")
 
 # The modules Detach loads and nothing unloads: vfio_pci and what it depends on.
 VFIO_MODULES = ("vfio", "vfio_iommu_type1", "vfio_pci")
@@ -235,8 +236,10 @@ def parse_listing(path):
 class Bed:
     """One private bus + one passthrud on one simulated machine."""
 
-    def __init__(self, listing=STOCK, start_timeout=20, step_timeout=2, daemon_args=(), boot=False):
-        """boot: the machine starts without the daemon (apply_reservations, then start_deferred)."""
+    def __init__(self, listing=STOCK, start_timeout=20, step_timeout=2, daemon_args=(), boot=False, libvirt=False):
+        """boot: the machine starts without the daemon (apply_reservations, then start_deferred).
+        libvirt: a private libvirtd with libvirt's test driver, its URI in the daemon's config
+        (start_libvirtd)."""
         self.listing = listing
         self.boot = boot
         self.daemon_args = list(daemon_args)
@@ -263,6 +266,10 @@ class Bed:
         self.sim = None
         self.polkit = None
         self.systemd = None
+        self.libvirt = libvirt
+        self.libvirtd = None
+        self.libvirt_keeper = None
+        self.libvirt_uri = None
         self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={self.socket}", NO_COLOR="1")
         self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
 
@@ -288,6 +295,8 @@ class Bed:
         self.bus = subprocess.Popen(["dbus-daemon", "--config-file", conf, "--nofork", "--nopidfile"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_for(lambda: os.path.exists(self.socket), "the private bus socket")
+        if self.libvirt:
+            self.start_libvirtd()
         self.start_daemon()
 
     def start_daemon(self, extra_env=None):
@@ -297,6 +306,8 @@ class Bed:
         os.makedirs(self.runtime_dir, mode=0o755, exist_ok=True)
         with open(self.config, "w") as f:
             f.write(f"[Daemon]\nStepTimeoutSec={self.step_timeout}\n")
+            if self.libvirt_uri:
+                f.write(f"\n[Libvirt]\nURI={self.libvirt_uri}\n")
         if not os.path.exists(self.control):
             os.mkfifo(self.control, 0o600)
         daemon = [os.environ["PASSTHRUD"], f"--config={self.config}", *self.daemon_args]
@@ -367,6 +378,7 @@ class Bed:
     def stop(self):
         for p in self.pending:
             p.kill()
+        self.stop_libvirtd()
         if self.systemd and self.systemd.poll() is None:
             self.systemd.kill()
             self.systemd.wait()
@@ -441,6 +453,66 @@ class Bed:
                                        env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_for(lambda: self.name_has_owner("org.freedesktop.PolicyKit1"), "the mock polkitd")
         self.polkit_allow(*allowed)
+
+    # ---- libvirt ----
+
+    def start_libvirtd(self):
+        """A session libvirtd run as nobody with its state under the bed's directory (nothing of
+        the host's libvirt is read or touched), serving libvirt's test driver on its own socket:
+        URI test+unix:///default?socket=…. The test driver keeps its domains only while a
+        connection is open, so a `virsh event --loop` keeps one (and records the events) for
+        the bed's life. Domains of tests/fixtures/libvirt-domains/ are defined with
+        define_domain()."""
+        lv = os.path.join(self.dir, "libvirt")
+        home, run = os.path.join(lv, "home"), os.path.join(lv, "run")
+        for d in (lv, home, run):
+            os.makedirs(d, exist_ok=True)
+            os.chmod(d, 0o755)
+            os.chown(d, 65534, 65534)
+        sock = os.path.join(run, "libvirt", "libvirt-sock")
+        env = {"PATH": os.environ["PATH"], "HOME": home, "XDG_RUNTIME_DIR": run,
+               "XDG_CONFIG_HOME": os.path.join(home, ".config"), "XDG_CACHE_HOME": os.path.join(home, ".cache")}
+        self.libvirtd_log = open(os.path.join(self.dir, "libvirtd.log"), "a")
+        self.libvirtd = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                          "libvirtd"], env=env, cwd="/", stdout=self.libvirtd_log,
+                                         stderr=subprocess.STDOUT)
+        self.wait_for(lambda: os.path.exists(sock), "libvirtd's socket")
+        self.libvirt_uri = f"test+unix:///default?socket={sock}"
+        self.libvirt_events = os.path.join(self.dir, "libvirt-events.log")
+        self.libvirt_keeper = subprocess.Popen(["virsh", "-c", self.libvirt_uri, "event", "--all", "--loop"],
+                                               stdout=open(self.libvirt_events, "a"), stderr=subprocess.STDOUT,
+                                               env=self.env)
+        self.wait_for(lambda: self.virsh("list", "--all").code == 0, "libvirtd to answer")
+
+    def stop_libvirtd(self):
+        for p in (self.libvirt_keeper, self.libvirtd):
+            if p and p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        self.libvirt_keeper = self.libvirtd = None
+
+    def virsh(self, *args, timeout=30):
+        return self.run(["virsh", "-q", "-c", self.libvirt_uri, *args], timeout=timeout)
+
+    def define_domain(self, name_or_xml):
+        """Defines a domain from tests/fixtures/libvirt-domains/NAME.xml (or XML text)."""
+        if name_or_xml.lstrip().startswith("<"):
+            path = os.path.join(self.dir, "domain.xml")
+            with open(path, "w") as f:
+                f.write(name_or_xml)
+        else:
+            path = os.path.join(LIBVIRT_DOMAINS, name_or_xml + ".xml")
+        r = self.virsh("define", path)
+        check_eq(r.code, 0, f"virsh define {path}: {r}")
+
+    def domain_state(self, name):
+        r = self.virsh("domstate", name)
+        check_eq(r.code, 0, f"virsh domstate {name}: {r}")
+        return r.out.strip()
 
     def start_systemd(self, *args):
         """tests/bus/mock_systemd.py on the private bus (display-manager.service → gdm.service,
