@@ -202,15 +202,36 @@ static void request_name_when_reconciled(Manager *m) {
         }
 }
 
+/* The end of a failed transaction's message when its undo restored everything: where that
+ * leaves the caller. NULL: out of memory. */
+static char *undone_sentence(const Transaction *t) {
+        char a[PCI_ADDRESS_STRING_MAX];
+        char *s;
+
+        if (t->journal.operation != OPERATION_RETURN)
+                return strdup("Everything done before was undone: the host is as it was.");
+        pci_address_format(&t->journal.gpu, a);
+        if (asprintf(&s,
+                     "Everything the Return did was undone: %s is still handed off, on vfio-pci. Once the "
+                     "cause is dealt with, 'passthructl return %s' tries again.",
+                     a, a) < 0)
+                return NULL;
+        return s;
+}
+
 static int reply_outcome(Assignment *a) {
         Transaction *t = a->transaction;
         const char *op = operation_to_string(t->journal.operation);
+        _cleanup_free_ char *undone = NULL;
 
         switch (t->outcome) {
         case TRANSACTION_SUCCEEDED:
                 log_info("Group %u: %s done (%zu steps).", a->group, op, t->done.n_steps);
                 return bus_reply_steps(a->request, &t->done, NULL);
         case TRANSACTION_FAILED:
+                undone = undone_sentence(t);
+                if (!undone)
+                        return -ENOMEM;
                 if (t->failure_kind == STEP_CHECK_CONSUMERS)
                         return sd_bus_reply_method_errorf(
                                 a->request, PASSTHRU_ERROR_IN_USE,
@@ -226,16 +247,15 @@ static int reply_outcome(Assignment *a) {
                                 "holding the GPU's nodes.",
                                 strempty(t->failure_argument), strempty(t->failure),
                                 t->undo_problems ? "The undo did not restore everything; see the daemon's journal."
-                                                 : "Everything done before was undone: the host is as it was.");
+                                                 : undone);
                 if (t->undo_problems)
                         return sd_bus_reply_method_errorf(
                                 a->request, PASSTHRU_ERROR_FAILED,
                                 "%s. The undo did not restore everything: %s. 'passthructl show group %u' shows "
                                 "where each function is now; the daemon's journal has details.",
                                 strempty(t->failure), t->undo_problems, a->group);
-                return sd_bus_reply_method_errorf(a->request, PASSTHRU_ERROR_FAILED,
-                                                  "%s. Everything done before was undone: the host is as it was.",
-                                                  strempty(t->failure));
+                return sd_bus_reply_method_errorf(a->request, PASSTHRU_ERROR_FAILED, "%s. %s",
+                                                  strempty(t->failure), undone);
         case TRANSACTION_STUCK:
                 return sd_bus_reply_method_errorf(
                         a->request, PASSTHRU_ERROR_STUCK,

@@ -4,8 +4,8 @@
 on the simulated AMD Matisse machine with the GTX 1650 as boot VGA: vtcon1 on the frame buffer,
 efi-framebuffer.0 bound, and (in the ACS-override listing) nvidia_uvm, nvidia_drm and
 nvidia_modeset holding nvidia, with the GPU and its HDMI audio in separate IOMMU groups. A fault at
-each step of Handoff and the daemon killed at each step: back to the snapshot. One meson test per
-case (`cases_handoff.py --list`)."""
+each step of Handoff and of Return (undone: back to the snapshot before it), and the daemon killed
+at each step of Handoff (undone at restart). One meson test per case (`cases_handoff.py --list`)."""
 
 import os
 import re
@@ -372,6 +372,93 @@ def make_kill_case(step, op, target):
 
 for _step, _op, _target in HANDOFF_FAULTS:
     case(listing=ACS, step_timeout=5)(make_kill_case(_step, _op, _target))
+
+
+# (step, pcisim fault OP, target) of the Return on the ACS-override listing, in the plan's order:
+# the audio function back to snd_hda_intel, the GPU to nvidia, the modules that were unloaded
+# loaded again in reverse order, the frame buffer, the console.
+RETURN_FAULTS = [
+    ("clear-override", "driver_override", AUDIO),
+    ("unbind", "unbind", AUDIO),
+    ("probe", "drivers_probe", AUDIO),
+    ("clear-override", "driver_override", GPU),
+    ("unbind", "unbind", GPU),
+    ("load-module", "load", "nvidia"),
+    ("probe", "drivers_probe", GPU),
+    ("load-module", "load", "nvidia_uvm"),
+    ("load-module", "load", "nvidia_modeset"),
+    ("load-module", "load", "nvidia_drm"),
+    ("bind-framebuffer", "fb_bind", "efi-framebuffer.0"),
+    ("bind-console", "vtcon_bind", "vtcon1"),
+]
+# EBUSY where the kernel gives it: a module's init whose device is taken, efifb's probe that
+# cannot reserve the frame buffer's memory. (Writes to unbind, drivers_probe and
+# driver_override do not pass a driver's EBUSY on.)
+RETURN_EBUSY = ("load-module", "bind-framebuffer")
+
+
+@case(listing=ACS)
+def return_plan_is_the_table(bed):
+    """RETURN_FAULTS follows the Return's plan: a fault at each step."""
+    steps_of(handoff(bed), "Handoff")
+    plan = steps_of(give_back(bed, dry_run=True), "Return dry-run")
+    check_eq([k for k, _ in plan], [s for s, _, _ in RETURN_FAULTS], f"the plan's steps: {plan}")
+    for (kind, desc), (_, _, target) in zip(plan, RETURN_FAULTS):
+        check(target in desc, f"step {kind} ({desc}) acts on {target}")
+
+
+def check_still_handed_off(bed, detached, what):
+    check_same_state(bed.snapshot(), detached, what)
+    check_eq(bed.journals(), [], "no journal left")
+    check(record_kept(bed), "the handoff record is kept")
+    check_eq(gpu_prop(bed, "State"), "detached", "State after the undo")
+    check_eq(gpu_prop(bed, "Domain"), "win10", "the Domain is kept")
+
+
+def make_return_fault_case(step, op, target, kind):
+    def fn(bed):
+        before = bed.snapshot()
+        steps_of(handoff(bed), "Handoff")
+        detached = bed.snapshot()
+        bed.fault(f"{op} {target} errno {kind}")
+        r = give_back(bed, timeout=25)
+        check_error(r, E + "Failed", f"Return with {op} {target} failing with {kind}")
+        check(target in r.message and kind in r.message, f"the message names {target} and {kind}: {r.message!r}")
+        check("passthructl return" in r.message and "still handed off" in r.message,
+              f"the message says the GPU is still handed off and how to retry: {r.message!r}")
+        check_still_handed_off(bed, detached, f"after {step} of {target} failed with {kind}")
+        steps_of(give_back(bed), "Return once the fault is gone")
+        check_same_state(bed.snapshot(), before, "after the Return", ignore_modules=VFIO_MODULES)
+        check_eq(gpu_prop(bed, "State"), "host", "State after the Return")
+
+    fn.__name__ = case_name("return_fault", step, target, kind)
+    return fn
+
+
+for _step, _op, _target in RETURN_FAULTS:
+    for _kind in ("EIO", "EBUSY") if _step in RETURN_EBUSY else ("EIO",):
+        case(listing=ACS, step_timeout=2)(make_return_fault_case(_step, _op, _target, _kind))
+
+
+@case(listing=ACS)
+def return_fault_start_unit_display_manager(bed):
+    before = bed.snapshot()
+    bed.start_systemd()
+    steps_of(handoff(bed, stop_display_manager=True), "Handoff with stop-display-manager")
+    detached = bed.snapshot()
+    check_eq(bed.unit_state(), "inactive", "the display manager is stopped")
+    bed.systemd_control("SetNextJobResult", "s", "failed")
+    r = give_back(bed)
+    check_error(r, E + "Failed", "Return with the display manager's start job failing")
+    check("display-manager.service" in r.message and "failed" in r.message, f"message: {r.message!r}")
+    check("passthructl return" in r.message, f"and how to retry: {r.message!r}")
+    check_still_handed_off(bed, detached, "after the start job failed")
+    check_eq(bed.unit_state(), "inactive", "the display manager is not running")
+    back = steps_of(give_back(bed), "Return once systemd starts it")
+    check_eq(back[-1][0], "start-unit", f"the display manager is started last: {back}")
+    check_eq(bed.unit_state(), "active", "the display manager runs")
+    check_same_state(bed.snapshot(), before, "after the Return", ignore_modules=VFIO_MODULES)
+    check_eq(gpu_prop(bed, "State"), "host", "State after the Return")
 
 
 if __name__ == "__main__":
