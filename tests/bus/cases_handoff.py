@@ -4,8 +4,8 @@
 on the simulated AMD Matisse machine with the GTX 1650 as boot VGA: vtcon1 on the frame buffer,
 efi-framebuffer.0 bound, and (in the ACS-override listing) nvidia_uvm, nvidia_drm and
 nvidia_modeset holding nvidia, with the GPU and its HDMI audio in separate IOMMU groups. A fault at
-each step of Handoff and of Return (undone: back to the snapshot before it), and the daemon killed
-at each step of Handoff (undone at restart). One meson test per case (`cases_handoff.py --list`)."""
+each step of Handoff and of Return, and the daemon killed at each step (a Handoff is undone, a
+Return finished: the GPU ends on the host). One meson test per case (`cases_handoff.py --list`)."""
 
 import os
 import re
@@ -459,6 +459,68 @@ def return_fault_start_unit_display_manager(bed):
     check_eq(bed.unit_state(), "active", "the display manager runs")
     check_same_state(bed.snapshot(), before, "after the Return", ignore_modules=VFIO_MODULES)
     check_eq(gpu_prop(bed, "State"), "host", "State after the Return")
+
+
+def check_fully_host(bed, before, what):
+    check_same_state(bed.snapshot(), before, what, ignore_modules=VFIO_MODULES)
+    check_eq(bed.journals(), [], "the journal is empty")
+    check(not record_kept(bed), "the handoff record is gone")
+    check_eq(gpu_prop(bed, "State"), "host", "State")
+    check_eq(gpu_prop(bed, "Domain"), "", "Domain")
+    check_error(give_back(bed), E + "NotSupported", "nothing is handed off any more")
+
+
+def make_return_kill_case(step, op, target):
+    """The daemon killed during a Return step comes back with the GPU on the host: the Return is
+    finished from the record when it starts again."""
+    def fn(bed):
+        before = bed.snapshot()
+        steps_of(handoff(bed), "Handoff")
+        kill_during(bed, f"{op} {target} hang", "Return", "a{sv}", "0")
+        check_fully_host(bed, before, f"after killing the daemon during {step} of {target}")
+
+    fn.__name__ = case_name("return_killed_during", step, target)
+    return fn
+
+
+for _step, _op, _target in RETURN_FAULTS:
+    case(listing=ACS, step_timeout=5)(make_return_kill_case(_step, _op, _target))
+
+
+@case(listing=ACS)
+def return_killed_during_start_unit_display_manager(bed):
+    before = bed.snapshot()
+    bed.start_systemd()
+    steps_of(handoff(bed, stop_display_manager=True), "Handoff with stop-display-manager")
+    bed.systemd_control("SetNeverFinish", "b", "true")
+    pending = bed.method_async(GPU_PATH, GPU_IF, "Return", "a{sv}", "0", timeout=30)
+    bed.wait_for(lambda: ("StartUnit", "display-manager.service") in bed.systemd_calls(),
+                 "the Return to start the display manager", 15)
+    bed.kill_daemon(signal.SIGKILL)
+    pending.result(10)
+    bed.systemd_control("SetNeverFinish", "b", "false")
+    bed.restart_daemon()
+    check_fully_host(bed, before, "after killing the daemon while the display manager starts")
+    check_eq(bed.unit_state(), "active", "the display manager runs")
+
+
+@case(listing=ACS, step_timeout=2)
+def return_resumed_after_a_kill_fails_again_shows_failed(bed):
+    """The Return the restarted daemon finishes fails too: nobody waits for a reply, so the GPU
+    says "failed" (and the log says why); it is back on vfio-pci, and a later Return works."""
+    before = bed.snapshot()
+    steps_of(handoff(bed), "Handoff")
+    detached = bed.snapshot()
+    bed.fault("load nvidia_drm errno EIO")
+    kill_during(bed, f"unbind {GPU} hang", "Return", "a{sv}", "0")
+    check_same_state(bed.snapshot(), detached, "the resumed Return failed and was undone")
+    check_eq(bed.journals(), [], "no journal left")
+    check(record_kept(bed), "the handoff record is kept")
+    check_eq(gpu_prop(bed, "State"), "failed", "State after the resumed Return failed")
+    log = open(bed.daemon_log).read()
+    check("nvidia_drm" in log and "passthructl return" in log, "the log says what failed and what to do")
+    steps_of(give_back(bed), "Return")
+    check_fully_host(bed, before, "after the Return")
 
 
 if __name__ == "__main__":
