@@ -202,15 +202,36 @@ static void request_name_when_reconciled(Manager *m) {
         }
 }
 
+/* The end of a failed transaction's message when its undo restored everything: where that
+ * leaves the caller. NULL: out of memory. */
+static char *undone_sentence(const Transaction *t) {
+        char a[PCI_ADDRESS_STRING_MAX];
+        char *s;
+
+        if (t->journal.operation != OPERATION_RETURN)
+                return strdup("Everything done before was undone: the host is as it was.");
+        pci_address_format(&t->journal.gpu, a);
+        if (asprintf(&s,
+                     "Everything the Return did was undone: %s is still handed off, on vfio-pci. Once the "
+                     "cause is dealt with, 'passthructl return %s' tries again.",
+                     a, a) < 0)
+                return NULL;
+        return s;
+}
+
 static int reply_outcome(Assignment *a) {
         Transaction *t = a->transaction;
         const char *op = operation_to_string(t->journal.operation);
+        _cleanup_free_ char *undone = NULL;
 
         switch (t->outcome) {
         case TRANSACTION_SUCCEEDED:
                 log_info("Group %u: %s done (%zu steps).", a->group, op, t->done.n_steps);
                 return bus_reply_steps(a->request, &t->done, NULL);
         case TRANSACTION_FAILED:
+                undone = undone_sentence(t);
+                if (!undone)
+                        return -ENOMEM;
                 if (t->failure_kind == STEP_CHECK_CONSUMERS)
                         return sd_bus_reply_method_errorf(
                                 a->request, PASSTHRU_ERROR_IN_USE,
@@ -226,16 +247,15 @@ static int reply_outcome(Assignment *a) {
                                 "holding the GPU's nodes.",
                                 strempty(t->failure_argument), strempty(t->failure),
                                 t->undo_problems ? "The undo did not restore everything; see the daemon's journal."
-                                                 : "Everything done before was undone: the host is as it was.");
+                                                 : undone);
                 if (t->undo_problems)
                         return sd_bus_reply_method_errorf(
                                 a->request, PASSTHRU_ERROR_FAILED,
                                 "%s. The undo did not restore everything: %s. 'passthructl show group %u' shows "
                                 "where each function is now; the daemon's journal has details.",
                                 strempty(t->failure), t->undo_problems, a->group);
-                return sd_bus_reply_method_errorf(a->request, PASSTHRU_ERROR_FAILED,
-                                                  "%s. Everything done before was undone: the host is as it was.",
-                                                  strempty(t->failure));
+                return sd_bus_reply_method_errorf(a->request, PASSTHRU_ERROR_FAILED, "%s. %s",
+                                                  strempty(t->failure), undone);
         case TRANSACTION_STUCK:
                 return sd_bus_reply_method_errorf(
                         a->request, PASSTHRU_ERROR_STUCK,
@@ -248,10 +268,11 @@ static int reply_outcome(Assignment *a) {
         }
 }
 
-/* A GPU whose Handoff or Return failed with an incomplete undo shows "failed" until one
- * succeeds. */
-static void note_gpu_outcome(Manager *m, const Transaction *t) {
-        bool failed = t->outcome == TRANSACTION_FAILED && t->undo_problems;
+/* A GPU whose Handoff or Return failed with an incomplete undo, or whose Return resumed at
+ * start failed (nobody got an error for it), shows "failed" until one succeeds. */
+static void note_gpu_outcome(Manager *m, const Assignment *a) {
+        const Transaction *t = a->transaction;
+        bool failed = t->outcome == TRANSACTION_FAILED && (t->undo_problems || a->resumed);
         size_t i;
 
         if (!t->journal.has_gpu || t->outcome == TRANSACTION_RUNNING || t->outcome == TRANSACTION_STUCK)
@@ -270,12 +291,50 @@ static void note_gpu_outcome(Manager *m, const Transaction *t) {
         }
 }
 
+/* A resumed Return has no caller: its outcome goes to the log. */
+static void log_resumed_outcome(Assignment *a) {
+        Transaction *t = a->transaction;
+        _cleanup_free_ char *undone = NULL;
+        char gpu[PCI_ADDRESS_STRING_MAX];
+
+        pci_address_format(&t->journal.gpu, gpu);
+        switch (t->outcome) {
+        case TRANSACTION_SUCCEEDED:
+                log_notice("GPU %s is back on the host: its Return, interrupted when the daemon ended, is "
+                           "done.",
+                           gpu);
+                break;
+        case TRANSACTION_FAILED:
+                if (t->undo_problems) {
+                        log_error("The Return of GPU %s, interrupted when the daemon ended, could not be "
+                                  "finished: %s. The undo did not restore everything: %s",
+                                  gpu, strempty(t->failure), t->undo_problems);
+                        break;
+                }
+                undone = undone_sentence(t);
+                log_error("The Return of GPU %s, interrupted when the daemon ended, could not be finished: "
+                          "%s. %s",
+                          gpu, strempty(t->failure), strempty(undone));
+                break;
+        case TRANSACTION_STUCK:
+                log_error("The Return of GPU %s, interrupted when the daemon ended, is stuck: %s. Group %u "
+                          "refuses operations until the kernel returns; if it never does, reboot to "
+                          "recover.",
+                          gpu, strempty(t->failure), a->group);
+                break;
+        default:
+                break;
+        }
+}
+
 static void on_settled(Transaction *t, void *userdata) {
         Assignment *a = userdata;
         Manager *m = a->manager;
         int r;
 
-        note_gpu_outcome(m, t);
+        note_gpu_outcome(m, a);
+        if (a->resumed && !a->counted)
+                log_resumed_outcome(a);
         if (a->request && !a->replied) {
                 a->replied = true;
                 r = reply_outcome(a);
@@ -516,6 +575,51 @@ int manager_load_records(Manager *m) {
         return 0;
 }
 
+/* A Return the dead daemon left unfinished is finished, not undone: the GPU was on its way
+ * back to the host, whoever asked for it is gone with the daemon, and a host left with its
+ * console and desktop on vfio-pci after a crash is the outcome a Return is there to prevent.
+ * Its record is still there (a committed Return removes it), so the Return is planned again
+ * from it against what sysfs shows now: what was done already plans as nothing, or as an
+ * override written again. The journal stays as it was (origins: the functions on vfio-pci;
+ * the modules loaded and the consoles and frame buffer bound so far), so that a step failing
+ * now is undone back to the handed-off state like any failed Return, the GPU then "failed".
+ * Undoing first and running the Return again would move every function twice for the same
+ * end. */
+static int resume_return(Manager *m, Journal *j) {
+        _cleanup_(plan_done) Plan p = {};
+        _cleanup_free_ char *problems = NULL;
+        char gpu[PCI_ADDRESS_STRING_MAX];
+        Assignment *a;
+        int r;
+
+        pci_address_format(&j->gpu, gpu);
+        r = return_plan_resumed(m, j, &p, &problems);
+        if (r == -ENOENT) {
+                log_notice("The Return of GPU %s was done before the daemon ended (its handoff record is "
+                           "gone); removing its journal.",
+                           gpu);
+                r = journal_remove(m->runtime_fd, j->group);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to remove the journal of group %u: %m", j->group);
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to plan the rest of the Return of GPU %s: %m", gpu);
+        if (problems)
+                log_warning("Return of %s: %s", gpu, problems);
+        log_notice("Found the journal of an unfinished return of GPU %s (group %u, step %zu: %s); "
+                   "finishing it.",
+                   gpu, j->group, j->step, strempty(j->step_text));
+        r = assignment_new(m, j->group, NULL, j, &p, &a);
+        if (r < 0)
+                return log_oom();
+        a->resumed = true;
+        m->reconciling++;
+        emit_states(m, a);
+        (void) transaction_start(a->transaction); /* may settle (and free a) at once */
+        return 0;
+}
+
 int manager_reconcile(Manager *m) {
         _cleanup_strv_free_ char **names = NULL;
         int r;
@@ -530,6 +634,12 @@ int manager_reconcile(Manager *m) {
                 r = journal_read(m->runtime_fd, *name, &j);
                 if (r < 0) {
                         log_error_errno(r, "Ignoring the unreadable journal %s/%s: %m", m->runtime_dir, *name);
+                        continue;
+                }
+                if (j.operation == OPERATION_RETURN && j.has_gpu) {
+                        r = resume_return(m, &j);
+                        if (r < 0)
+                                return r;
                         continue;
                 }
                 log_notice("Found the journal of an unfinished %s of group %u (step %zu: %s); returning its "

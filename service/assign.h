@@ -20,6 +20,7 @@ struct Assignment {
         unsigned group;
         bool replied;
         bool counted; /* a start-up undo that has let the bus name go */
+        bool resumed; /* a Return the daemon finishes at start: nobody waits for its outcome */
         UnitJob *unit_job; /* a stop-unit/start-unit step waiting for systemd's job */
 };
 
@@ -48,8 +49,8 @@ void assignment_free(Assignment *a);
  * otherwise such a function returns to whatever driver matches it. */
 int manager_record_host_drivers(Manager *m, const Transaction *t, bool record_driverless);
 
-/* Undoes every journal left in the runtime directory; the bus name is requested once they
- * have settled. */
+/* Undoes every journal left in the runtime directory, except a Return's, which it finishes;
+ * the bus name is requested once they have settled. */
 int manager_reconcile(Manager *m);
 
 /* Reads the record of host drivers. */

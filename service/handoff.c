@@ -277,6 +277,23 @@ int return_plan(Manager *m, const Journal *record, Journal *ret_journal, Plan *r
         return 0;
 }
 
+int return_plan_resumed(Manager *m, const Journal *journal, Plan *ret_plan, char **ret_problems) {
+        _cleanup_(plan_done) Plan p = {};
+        const Journal *record;
+        int r;
+
+        *ret_problems = NULL;
+        record = manager_find_handoff(m, &journal->gpu);
+        if (!record)
+                return -ENOENT;
+        r = plan_restore(record, false, &p, ret_problems);
+        if (r < 0)
+                return r;
+        *ret_plan = p;
+        p = (Plan) {};
+        return 0;
+}
+
 const Journal *manager_find_handoff(Manager *m, const PciAddress *gpu) {
         for (size_t i = 0; i < m->n_handoffs; i++)
                 if (pci_address_equal(&m->handoffs[i].gpu, gpu))
@@ -387,11 +404,12 @@ const char *manager_gpu_state(Manager *m, const PciDevice *gpu) {
                         return "returning";
                 return "releasing";
         }
-        if (manager_find_handoff(m, &gpu->address))
-                return "detached";
+        /* Before the record: a Return that failed keeps it. */
         for (size_t i = 0; i < m->n_failed_gpus; i++)
                 if (pci_address_equal(&m->failed_gpus[i], &gpu->address))
                         return "failed";
+        if (manager_find_handoff(m, &gpu->address))
+                return "detached";
         return pci_device_on_vfio(gpu) ? "detached" : "host";
 }
 

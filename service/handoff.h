@@ -31,6 +31,11 @@ int handoff_plan(Manager *m, PciDevice *gpu, const char *domain, char *const *st
  * functions are now, on vfio-pci) and the steps back to the record's origins. */
 int return_plan(Manager *m, const Journal *record, Journal *ret_journal, Plan *ret_plan, char **ret_problems);
 
+/* Plans the rest of a Return a dead daemon left unfinished (its journal): the steps from the
+ * GPU's record to the host, planned against what sysfs shows now, so that what was done
+ * already is not done again. -ENOENT when the record is gone: that Return had committed. */
+int return_plan_resumed(Manager *m, const Journal *journal, Plan *ret_plan, char **ret_problems);
+
 /* The record of a handed-off GPU, NULL when it is not handed off. */
 const Journal *manager_find_handoff(Manager *m, const PciAddress *gpu);
 /* Reads every record in the runtime directory (at start). */

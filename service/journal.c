@@ -7,7 +7,9 @@
  *                     "=" and the value up to the end of the line, spaces included),
  *                     "loaded MODULE", "step INDEX TEXT"; a Handoff or Return also
  *                     "gpu ADDRESS", "domain TEXT", and what the Handoff releases:
- *                     "console vtconN", "framebuffer DEVICE", "unloaded MODULE", "stopped UNIT"
+ *                     "console vtconN", "framebuffer DEVICE", "unloaded MODULE", "stopped UNIT";
+ *                     a Return what it has bound again: "bound-console vtconN",
+ *                     "bound-framebuffer DEVICE"
  *   gpu-pci_….handoff: the same lines, for a GPU handed off (Return reads it)
  *   host-drivers:     "ADDRESS DRIVER MODULE"
  * Touches only the runtime directory.
@@ -57,6 +59,8 @@ void journal_done(Journal *j) {
         j->framebuffers = strv_free(j->framebuffers);
         j->unloaded_modules = strv_free(j->unloaded_modules);
         j->stopped_units = strv_free(j->stopped_units);
+        j->bound_consoles = strv_free(j->bound_consoles);
+        j->bound_framebuffers = strv_free(j->bound_framebuffers);
         j->has_gpu = false;
 }
 
@@ -120,6 +124,10 @@ int journal_write_named(int dirfd, const char *name, const Journal *j) {
                 fprintf(f, "unloaded %s\n", *m);
         for (char **u = j->stopped_units; u && *u; u++)
                 fprintf(f, "stopped %s\n", *u);
+        for (char **c = j->bound_consoles; c && *c; c++)
+                fprintf(f, "bound-console %s\n", *c);
+        for (char **c = j->bound_framebuffers; c && *c; c++)
+                fprintf(f, "bound-framebuffer %s\n", *c);
         fprintf(f, "step %zu %s\n", j->step, strempty(j->step_text));
         if (fclose(f) != 0)
                 return -ENOMEM;
@@ -174,7 +182,7 @@ static int parse_origin(char *rest, FunctionState *ret) {
         return 0;
 }
 
-/* The lists of names a Handoff records, by the keyword of their lines. */
+/* The lists of names a Handoff or Return records, by the keyword of their lines. */
 static char ***journal_name_list(Journal *j, const char *line, char **ret_value) {
         const struct {
                 const char *keyword;
@@ -184,6 +192,8 @@ static char ***journal_name_list(Journal *j, const char *line, char **ret_value)
                 { "framebuffer ", &j->framebuffers },
                 { "unloaded ", &j->unloaded_modules },
                 { "stopped ", &j->stopped_units },
+                { "bound-console ", &j->bound_consoles },
+                { "bound-framebuffer ", &j->bound_framebuffers },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)

@@ -40,6 +40,11 @@ typedef struct Journal {
         char **framebuffers;     /* firmware frame buffers bound before */
         char **unloaded_modules; /* modules loaded before and unloaded by it, in unload order */
         char **stopped_units;    /* units active before that it stopped (the display manager) */
+
+        /* A Return: the consoles and frame buffers it has bound again so far, each recorded
+         * before its bind, so that its undo (also after a crash) releases them again. */
+        char **bound_consoles;
+        char **bound_framebuffers;
 } Journal;
 
 void journal_done(Journal *j);

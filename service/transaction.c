@@ -107,6 +107,21 @@ static int append_problem(char **problems, const char *problem) {
 int plan_restore(const Journal *j, bool unload_loaded, Plan *p, char **problems) {
         int r;
 
+        /* What a Return has bound again goes first, as the Handoff released it: the consoles,
+         * then the frame buffer they draw on. */
+        for (char **c = j->bound_consoles; c && *c; c++)
+                if (console_bound(*c) > 0) {
+                        r = plan_add(p, STEP_UNBIND_CONSOLE, NULL, *c, -1);
+                        if (r < 0)
+                                return r;
+                }
+        for (char **f = j->bound_framebuffers; f && *f; f++)
+                if (framebuffer_bound(*f) > 0) {
+                        r = plan_add(p, STEP_UNBIND_FRAMEBUFFER, NULL, *f, -1);
+                        if (r < 0)
+                                return r;
+                }
+
         /* Per function, in reverse: its override back first (so the right driver can take
          * it), then off its current driver, its module if gone, and drivers_probe. The
          * override is written without being read: reading it would wait for the kernel's
@@ -172,12 +187,36 @@ int plan_restore(const Journal *j, bool unload_loaded, Plan *p, char **problems)
                         if (r < 0)
                                 return r;
                 }
-        /* Last, on a console again: the display manager (starting an active unit is a no-op). */
+        /* Last, on a console again: the display manager (starting an active unit is a no-op).
+         * A Return's undo stops nothing: this is its last step, and a start job that failed
+         * leaves the unit not running. */
         for (char **u = j->stopped_units; u && *u; u++) {
                 r = plan_add(p, STEP_START_UNIT, NULL, *u, -1);
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+/* Records the modules a load brings in (mods: the module, then its dependencies) before it
+ * runs, in the order the undo unloads them: a later load's modules before an earlier one's,
+ * since they may depend on those (a Return loads nvidia, then nvidia_modeset on top of it). */
+static int journal_add_loaded(Journal *j, char *const *mods) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        for (char *const *m = mods; m && *m; m++) {
+                r = strv_extend_unique(&l, *m);
+                if (r < 0)
+                        return r;
+        }
+        for (char **m = j->loaded_modules; m && *m; m++) {
+                r = strv_extend_unique(&l, *m);
+                if (r < 0)
+                        return r;
+        }
+        strv_free(j->loaded_modules);
+        j->loaded_modules = TAKE_PTR(l);
         return 0;
 }
 
@@ -345,10 +384,21 @@ static void advance(Transaction *t) {
                                 _cleanup_strv_free_ char **mods = NULL;
                                 /* Recorded before the load, so that a crash during it unloads them. */
                                 r = t->kmod ? modules_to_be_loaded(t->kmod, s->argument, &mods) : 0;
-                                for (char **m = mods; r >= 0 && m && *m; m++)
-                                        r = strv_extend_unique(&t->journal.loaded_modules, *m);
+                                if (r >= 0)
+                                        r = journal_add_loaded(&t->journal, mods);
                                 if (r < 0) {
                                         fail(t, s, t->next, r, "cannot resolve the module's dependencies");
+                                        return;
+                                }
+                        }
+                        if (s->kind == STEP_BIND_CONSOLE || s->kind == STEP_BIND_FRAMEBUFFER) {
+                                /* Likewise: the undo releases it again. */
+                                char ***bound = &t->journal.bound_framebuffers;
+                                if (s->kind == STEP_BIND_CONSOLE)
+                                        bound = &t->journal.bound_consoles;
+                                r = strv_extend_unique(bound, s->argument);
+                                if (r < 0) {
+                                        fail(t, s, t->next, r, NULL);
                                         return;
                                 }
                         }

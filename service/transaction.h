@@ -67,10 +67,11 @@ struct Transaction {
         void *userdata;
 };
 
-/* The steps that bring back everything the journal records (see begin_undo; Return): each
- * function to its origin; with unload_loaded the modules the transaction loaded unloaded;
- * the modules it unloaded loaded again (in reverse), the frame buffers and consoles bound
- * again. What cannot be read is added to *problems. */
+/* The steps that bring back everything the journal records (see begin_undo; Return): the
+ * consoles and frame buffers a Return bound released again; each function to its origin;
+ * with unload_loaded the modules the transaction loaded unloaded; the modules it unloaded
+ * loaded again (in reverse), the frame buffers and consoles bound again. What cannot be read
+ * is added to *problems. */
 int plan_restore(const Journal *j, bool unload_loaded, Plan *p, char **problems);
 
 /* Takes the journal (origins, operation, group) and the plan. */

@@ -3,8 +3,9 @@
 """Bus-level cases of the GPU handoff (Gpu.Handoff, Gpu.Return, Gpu.GetConsumers, StateChanged)
 on the simulated AMD Matisse machine with the GTX 1650 as boot VGA: vtcon1 on the frame buffer,
 efi-framebuffer.0 bound, and (in the ACS-override listing) nvidia_uvm, nvidia_drm and
-nvidia_modeset holding nvidia, with the GPU and its HDMI audio in separate IOMMU groups. One meson
-test per case (`cases_handoff.py --list`)."""
+nvidia_modeset holding nvidia, with the GPU and its HDMI audio in separate IOMMU groups. A fault at
+each step of Handoff and of Return, and the daemon killed at each step (a Handoff is undone, a
+Return finished: the GPU ends on the host). One meson test per case (`cases_handoff.py --list`)."""
 
 import os
 import re
@@ -189,24 +190,6 @@ def handoff_second_gpu_leaves_the_host_display_alone(bed):
     check_same_state(bed.snapshot(), before, "after Return", ignore_modules=VFIO_MODULES)
 
 
-@case(listing=ACS, step_timeout=2)
-def handoff_fault_console_unbind_is_undone(bed):
-    before = bed.snapshot()
-    for kind in ("EIO", "hang"):
-        bed.fault("vtcon_bind vtcon1 " + ("hang" if kind == "hang" else "errno EIO"))
-        r = handoff(bed, timeout=25)
-        if kind == "hang":
-            check_error(r, E + "Stuck", "Handoff with vtcon1's bind hanging")
-            check_eq(gpu_prop(bed, "State"), "stuck", "Gpu.State while the write hangs")
-            bed.release()
-            bed.wait_for(lambda: gpu_prop(bed, "State") == "host", "the undo after release", 15)
-        else:
-            check_error(r, E + "Failed", "Handoff with vtcon1's bind failing")
-            check("vtcon1" in r.message, f"the message names the console: {r.message!r}")
-        check_same_state(bed.snapshot(), before, f"after the console step failed ({kind})")
-        check_eq(bed.journals(), [], "no journal left")
-
-
 @case(listing=ACS, exclusive=True)
 def handoff_stops_the_display_manager_and_return_starts_it(bed):
     """The display manager (mock systemd's gdm.service behind display-manager.service) holds
@@ -284,8 +267,21 @@ def handoff_killed_after_the_display_manager_stopped_starts_it_again(bed):
 # ---------------------------------------------------------------------------------------------
 # a fault at each step, and the daemon killed at each step: back to the snapshot
 
-# (step, pcisim fault OP, target) of the Handoff on the ACS-override listing.
+RECORD = "gpu-pci_0000_26_00_0.handoff"
+
+
+def case_name(*words):
+    return "_".join(re.sub(r"[^a-z0-9]+", "_", w.lower()).strip("_") for w in words)
+
+
+def record_kept(bed):
+    return os.path.exists(os.path.join(bed.runtime_dir, RECORD))
+
+
+# (step, pcisim fault OP, target) of the Handoff on the ACS-override listing, in the plan's order.
 HANDOFF_FAULTS = [
+    ("unbind-console", "vtcon_bind", "vtcon1"),
+    ("unbind-framebuffer", "fb_unbind", "efi-framebuffer.0"),
     ("set-override", "driver_override", GPU),
     ("unload-module", "unload", "nvidia_drm"),
     ("unload-module", "unload", "nvidia"),
@@ -305,15 +301,15 @@ def make_fault_case(step, op, target, kind):
         check(not r.ok, f"Handoff with {op} {target} failing: {r}")
         if step == "unload-module" and kind == "EBUSY":
             check_eq(r.error, E + "InUse", f"a module that refuses to unload is InUse ({r.message!r})")
-            check(target in r.message, f"the message names {target}: {r.message!r}")
         else:
             check_eq(r.error, E + "Failed", f"error name ({r.message!r})")
+        check(target in r.message, f"the message names {target}: {r.message!r}")
         check_same_state(bed.snapshot(), before, f"after {step} of {target} failed with {kind}")
         check_eq(bed.journals(), [], "no journal left")
         check_eq(gpu_prop(bed, "State"), "host", "State after the undo")
         steps_of(handoff(bed), "Handoff once the fault is gone")
 
-    fn.__name__ = f"handoff_fault_{step.replace('-', '_')}_{re.sub(r'[^a-z0-9]+', '_', target.lower())}_{kind.lower()}"
+    fn.__name__ = case_name("handoff_fault", step, target, kind)
     return fn
 
 
@@ -322,30 +318,209 @@ for _step, _op, _target in HANDOFF_FAULTS:
         case(listing=ACS, step_timeout=2)(make_fault_case(_step, _op, _target, _kind))
 
 
+def make_hang_case(step, op, target):
+    """The host's hold on the console and frame buffer: a write that does not return is Stuck
+    (the advice: reboot), the daemon keeps answering, and the undo follows once it returns."""
+    def fn(bed):
+        before = bed.snapshot()
+        bed.fault(f"{op} {target} hang")
+        r = handoff(bed, timeout=25)
+        check_error(r, E + "Stuck", f"Handoff with {op} {target} hanging")
+        check(target in r.message and "reboot" in r.message, f"names {target}, advises a reboot: {r.message!r}")
+        check_eq(gpu_prop(bed, "State"), "stuck", "Gpu.State while the write hangs")
+        check_error(handoff(bed), E + "Stuck", "another Handoff while it hangs")
+        bed.release()
+        bed.wait_for(lambda: gpu_prop(bed, "State") == "host", "the undo after release", 15)
+        check_same_state(bed.snapshot(), before, f"after {step} of {target} hung and returned")
+        check_eq(bed.journals(), [], "no journal left")
+
+    fn.__name__ = case_name("handoff_hang", step, target)
+    return fn
+
+
+for _step, _op, _target in HANDOFF_FAULTS[:2]:
+    case(listing=ACS, step_timeout=2)(make_hang_case(_step, _op, _target))
+
+
+def kill_during(bed, line_, method, *args):
+    """Calls method with the fault `line_` (a hang) armed, kills the daemon once the write hangs,
+    releases it once the daemon is dead, waits for the daemon's helpers to go and starts it again."""
+    bed.fault(line_)
+    pending = bed.method_async(GPU_PATH, GPU_IF, method, *args, timeout=30)
+    bed.wait_fault_fired(line_, pending)
+    check(bed.journals(), "the transaction is journaled while it runs")
+    helpers = bed.daemon_children()
+    bed.kill_daemon(signal.SIGKILL)
+    pending.result(10)
+    bed.release()
+    bed.wait_for(lambda: not any(pid_alive(p) for p in helpers), "the daemon's helpers to exit", 10)
+    bed.restart_daemon()
+
+
 def make_kill_case(step, op, target):
     def fn(bed):
         before = bed.snapshot()
-        line_ = f"{op} {target} hang"
-        bed.fault(line_)
-        pending = bed.method_async(GPU_PATH, GPU_IF, "Handoff", "sa{sv}", "win10", "0", timeout=30)
-        bed.wait_fault_fired(line_, pending)
-        check(bed.journals(), "the transaction is journaled while it runs")
-        helpers = bed.daemon_children()
-        bed.kill_daemon(signal.SIGKILL)
-        pending.result(10)
-        bed.release()
-        bed.wait_for(lambda: not any(pid_alive(p) for p in helpers), "the daemon's helpers to exit", 10)
-        bed.restart_daemon()
+        kill_during(bed, f"{op} {target} hang", "Handoff", "sa{sv}", "win10", "0")
         check_same_state(bed.snapshot(), before, f"after killing the daemon during {step} of {target}")
         check_eq(bed.journals(), [], "the journal is empty")
+        check(not record_kept(bed), "no handoff record")
         check_eq(gpu_prop(bed, "State"), "host", "State")
 
-    fn.__name__ = f"handoff_killed_during_{step.replace('-', '_')}_{re.sub(r'[^a-z0-9]+', '_', target.lower())}"
+    fn.__name__ = case_name("handoff_killed_during", step, target)
     return fn
 
 
 for _step, _op, _target in HANDOFF_FAULTS:
     case(listing=ACS, step_timeout=5)(make_kill_case(_step, _op, _target))
+
+
+# (step, pcisim fault OP, target) of the Return on the ACS-override listing, in the plan's order:
+# the audio function back to snd_hda_intel, the GPU to nvidia, the modules that were unloaded
+# loaded again in reverse order, the frame buffer, the console.
+RETURN_FAULTS = [
+    ("clear-override", "driver_override", AUDIO),
+    ("unbind", "unbind", AUDIO),
+    ("probe", "drivers_probe", AUDIO),
+    ("clear-override", "driver_override", GPU),
+    ("unbind", "unbind", GPU),
+    ("load-module", "load", "nvidia"),
+    ("probe", "drivers_probe", GPU),
+    ("load-module", "load", "nvidia_uvm"),
+    ("load-module", "load", "nvidia_modeset"),
+    ("load-module", "load", "nvidia_drm"),
+    ("bind-framebuffer", "fb_bind", "efi-framebuffer.0"),
+    ("bind-console", "vtcon_bind", "vtcon1"),
+]
+# EBUSY where the kernel gives it: a module's init whose device is taken, efifb's probe that
+# cannot reserve the frame buffer's memory. (Writes to unbind, drivers_probe and
+# driver_override do not pass a driver's EBUSY on.)
+RETURN_EBUSY = ("load-module", "bind-framebuffer")
+
+
+@case(listing=ACS)
+def return_plan_is_the_table(bed):
+    """RETURN_FAULTS follows the Return's plan: a fault at each step."""
+    steps_of(handoff(bed), "Handoff")
+    plan = steps_of(give_back(bed, dry_run=True), "Return dry-run")
+    check_eq([k for k, _ in plan], [s for s, _, _ in RETURN_FAULTS], f"the plan's steps: {plan}")
+    for (kind, desc), (_, _, target) in zip(plan, RETURN_FAULTS):
+        check(target in desc, f"step {kind} ({desc}) acts on {target}")
+
+
+def check_still_handed_off(bed, detached, what):
+    check_same_state(bed.snapshot(), detached, what)
+    check_eq(bed.journals(), [], "no journal left")
+    check(record_kept(bed), "the handoff record is kept")
+    check_eq(gpu_prop(bed, "State"), "detached", "State after the undo")
+    check_eq(gpu_prop(bed, "Domain"), "win10", "the Domain is kept")
+
+
+def make_return_fault_case(step, op, target, kind):
+    def fn(bed):
+        before = bed.snapshot()
+        steps_of(handoff(bed), "Handoff")
+        detached = bed.snapshot()
+        bed.fault(f"{op} {target} errno {kind}")
+        r = give_back(bed, timeout=25)
+        check_error(r, E + "Failed", f"Return with {op} {target} failing with {kind}")
+        check(target in r.message and kind in r.message, f"the message names {target} and {kind}: {r.message!r}")
+        check("passthructl return" in r.message and "still handed off" in r.message,
+              f"the message says the GPU is still handed off and how to retry: {r.message!r}")
+        check_still_handed_off(bed, detached, f"after {step} of {target} failed with {kind}")
+        steps_of(give_back(bed), "Return once the fault is gone")
+        check_same_state(bed.snapshot(), before, "after the Return", ignore_modules=VFIO_MODULES)
+        check_eq(gpu_prop(bed, "State"), "host", "State after the Return")
+
+    fn.__name__ = case_name("return_fault", step, target, kind)
+    return fn
+
+
+for _step, _op, _target in RETURN_FAULTS:
+    for _kind in ("EIO", "EBUSY") if _step in RETURN_EBUSY else ("EIO",):
+        case(listing=ACS, step_timeout=2)(make_return_fault_case(_step, _op, _target, _kind))
+
+
+@case(listing=ACS)
+def return_fault_start_unit_display_manager(bed):
+    before = bed.snapshot()
+    bed.start_systemd()
+    steps_of(handoff(bed, stop_display_manager=True), "Handoff with stop-display-manager")
+    detached = bed.snapshot()
+    check_eq(bed.unit_state(), "inactive", "the display manager is stopped")
+    bed.systemd_control("SetNextJobResult", "s", "failed")
+    r = give_back(bed)
+    check_error(r, E + "Failed", "Return with the display manager's start job failing")
+    check("display-manager.service" in r.message and "failed" in r.message, f"message: {r.message!r}")
+    check("passthructl return" in r.message, f"and how to retry: {r.message!r}")
+    check_still_handed_off(bed, detached, "after the start job failed")
+    check_eq(bed.unit_state(), "inactive", "the display manager is not running")
+    back = steps_of(give_back(bed), "Return once systemd starts it")
+    check_eq(back[-1][0], "start-unit", f"the display manager is started last: {back}")
+    check_eq(bed.unit_state(), "active", "the display manager runs")
+    check_same_state(bed.snapshot(), before, "after the Return", ignore_modules=VFIO_MODULES)
+    check_eq(gpu_prop(bed, "State"), "host", "State after the Return")
+
+
+def check_fully_host(bed, before, what):
+    check_same_state(bed.snapshot(), before, what, ignore_modules=VFIO_MODULES)
+    check_eq(bed.journals(), [], "the journal is empty")
+    check(not record_kept(bed), "the handoff record is gone")
+    check_eq(gpu_prop(bed, "State"), "host", "State")
+    check_eq(gpu_prop(bed, "Domain"), "", "Domain")
+    check_error(give_back(bed), E + "NotSupported", "nothing is handed off any more")
+
+
+def make_return_kill_case(step, op, target):
+    """The daemon killed during a Return step comes back with the GPU on the host: the Return is
+    finished from the record when it starts again."""
+    def fn(bed):
+        before = bed.snapshot()
+        steps_of(handoff(bed), "Handoff")
+        kill_during(bed, f"{op} {target} hang", "Return", "a{sv}", "0")
+        check_fully_host(bed, before, f"after killing the daemon during {step} of {target}")
+
+    fn.__name__ = case_name("return_killed_during", step, target)
+    return fn
+
+
+for _step, _op, _target in RETURN_FAULTS:
+    case(listing=ACS, step_timeout=5)(make_return_kill_case(_step, _op, _target))
+
+
+@case(listing=ACS)
+def return_killed_during_start_unit_display_manager(bed):
+    before = bed.snapshot()
+    bed.start_systemd()
+    steps_of(handoff(bed, stop_display_manager=True), "Handoff with stop-display-manager")
+    bed.systemd_control("SetNeverFinish", "b", "true")
+    pending = bed.method_async(GPU_PATH, GPU_IF, "Return", "a{sv}", "0", timeout=30)
+    bed.wait_for(lambda: ("StartUnit", "display-manager.service") in bed.systemd_calls(),
+                 "the Return to start the display manager", 15)
+    bed.kill_daemon(signal.SIGKILL)
+    pending.result(10)
+    bed.systemd_control("SetNeverFinish", "b", "false")
+    bed.restart_daemon()
+    check_fully_host(bed, before, "after killing the daemon while the display manager starts")
+    check_eq(bed.unit_state(), "active", "the display manager runs")
+
+
+@case(listing=ACS, step_timeout=2)
+def return_resumed_after_a_kill_fails_again_shows_failed(bed):
+    """The Return the restarted daemon finishes fails too: nobody waits for a reply, so the GPU
+    says "failed" (and the log says why); it is back on vfio-pci, and a later Return works."""
+    before = bed.snapshot()
+    steps_of(handoff(bed), "Handoff")
+    detached = bed.snapshot()
+    bed.fault("load nvidia_drm errno EIO")
+    kill_during(bed, f"unbind {GPU} hang", "Return", "a{sv}", "0")
+    check_same_state(bed.snapshot(), detached, "the resumed Return failed and was undone")
+    check_eq(bed.journals(), [], "no journal left")
+    check(record_kept(bed), "the handoff record is kept")
+    check_eq(gpu_prop(bed, "State"), "failed", "State after the resumed Return failed")
+    log = open(bed.daemon_log).read()
+    check("nvidia_drm" in log and "passthructl return" in log, "the log says what failed and what to do")
+    steps_of(give_back(bed), "Return")
+    check_fully_host(bed, before, "after the Return")
 
 
 if __name__ == "__main__":

@@ -530,6 +530,12 @@ class Bed:
         check_eq(r.code, 0, f"mock systemd GetCalls: {r}")
         return [tuple(c) for c in json.loads(r.out)["data"][0]]
 
+    def systemd_control(self, method, signature="", *args):
+        """A method of the mock systemd's control interface (SetNextJobResult, SetNeverFinish, …)."""
+        r = self.busctl("call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                        "org.passthru1.test.MockSystemd", method, *([signature, *map(str, args)] if signature else []))
+        check_eq(r.code, 0, f"mock systemd {method}: {r}")
+
     def unit_state(self, unit="display-manager.service"):
         r = self.busctl("--json=short", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                         "org.freedesktop.systemd1.Manager", "GetUnit", "s", unit)

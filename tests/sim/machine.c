@@ -1493,6 +1493,20 @@ static char *vtcon_name_normalize(const char *s) {
         return strdup(s);
 }
 
+/* "fb_bind"/"fb_unbind": the write of the platform framebuffer's name to its driver's bind or
+ * unbind file (/sys/bus/platform/drivers/efi-framebuffer/{bind,unbind}). */
+static bool fault_op_is_platform(const char *op) {
+        return streq(op, "fb_bind") || streq(op, "fb_unbind");
+}
+
+/* The target of an fb_* fault: the listing's platform framebuffer, nothing else (a name that
+ * could never be written successfully is a mistake in the test). */
+static char *platform_name_normalize(Machine *m, const char *s) {
+        if (!m->has_platform || !streq(s, m->platform.device))
+                return NULL;
+        return strdup(s);
+}
+
 /* A module name as the kernel keeps it (MODULE_NAME_LEN 56, '-' written as '_'), or NULL. */
 static char *module_name_normalize(const char *s) {
         size_t l = strlen(s);
@@ -1524,7 +1538,8 @@ static void faults_clear(Machine *m) {
 }
 
 /* Parses and appends "OP ADDRESS errno NAME" / "OP ADDRESS hang" lines (for load/unload:
- * "OP MODULE …"), or "clear". All or nothing. */
+ * "OP MODULE …", vtcon_bind: "OP vtconN …", fb_bind/fb_unbind: "OP efi-framebuffer.0 …"), or
+ * "clear". All or nothing. */
 static int faults_write(Machine *m, const char *buf, size_t size) {
         _cleanup_free_ char *text = strndup(buf, size);
         Fault *new_head = NULL, **tail = &new_head;
@@ -1562,6 +1577,8 @@ static int faults_write(Machine *m, const char *buf, size_t size) {
                         f->target = module_name_normalize(w[1]);
                 else if (streq(w[0], "vtcon_bind"))
                         f->target = vtcon_name_normalize(w[1]);
+                else if (fault_op_is_platform(w[0]))
+                        f->target = platform_name_normalize(m, w[1]);
                 else if (streq(w[0], "rescan") && streq(w[1], "bus"))
                         f->target = strdup("bus"); /* /sys/bus/pci/rescan, not a device's */
                 else if (fault_op_valid(w[0]) && listing_parse_address(w[1], &domain, &bus, &slot, &func) >= 0)
@@ -2264,9 +2281,15 @@ static void platform_bind_links(Machine *m, bool bind) {
 
 static ssize_t write_platform(Machine *m, bool bind, const char *buf, size_t size) {
         _cleanup_free_ char *name = written_string(buf, size);
+        int r;
 
         if (!name)
                 return -ENOMEM;
+        /* Before the checks, like the PCI bind/unbind faults: the driver core takes the
+         * device lock first. The hang drops the machine lock; m->platform stays valid. */
+        r = fault_check(m, bind ? "fb_bind" : "fb_unbind", name);
+        if (r < 0)
+                return r;
         if (!streq(name, m->platform.device))
                 return -ENODEV;
         if (bind && m->platform.bound)

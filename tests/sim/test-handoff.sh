@@ -379,6 +379,46 @@ eq "events: fb0, then bind" "add /devices/platform/efi-framebuffer.0/graphics/fb
 bind /devices/platform/efi-framebuffer.0" "$(events_after $s0)"
 check "fb0 back" test -e /dev/fb0 -a -e $G/dev
 eq "state back at boot" "$boot" "$(cat $STATE)"
+# faults on the platform framebuffer's bind and unbind
+P=/sys/bus/platform/drivers/efi-framebuffer
+echo "fb_unbind efi-framebuffer.0 errno EIO" > $F
+eq "fb fault listed" "fb_unbind efi-framebuffer.0 errno EIO" "$(cat $F)"
+s0=$(seqnum)
+fails_with "unbind fails with the fault" "Input/output error" "echo efi-framebuffer.0 > $P/unbind"
+eq "the fault fired once" "" "$(cat $F)"
+eq "still bound" "$boot" "$(cat $STATE)"
+eq "no uevent" "$s0" "$(seqnum)"
+check "fb0 still there" test -e /dev/fb0
+fails_with "fb fault on another device" "Invalid argument" "echo 'fb_unbind simple-framebuffer.0 errno EIO' > $F"
+fails_with "fb fault on an address" "Invalid argument" "echo 'fb_bind 0000:26:00.0 hang' > $F"
+fails_with "fb fault without a target" "Invalid argument" "echo 'fb_bind errno EIO' > $F"
+echo "fb_unbind efi-framebuffer.0 errno EBUSY" > $F
+fails_with "a bind write does not take an unbind fault" "Device or resource busy" "echo efi-framebuffer.0 > $P/bind"
+eq "the unbind fault is still pending" "fb_unbind efi-framebuffer.0 errno EBUSY" "$(cat $F)"
+fails_with "another name does not take it either" "No such device" "echo simple-framebuffer.0 > $P/unbind"
+eq "still pending" "fb_unbind efi-framebuffer.0 errno EBUSY" "$(cat $F)"
+echo clear > $F
+echo "fb_unbind efi-framebuffer.0 hang" > $F
+(echo efi-framebuffer.0 > $P/unbind) & w=$!
+check "unbind write reached its hang" wait_fault_taken
+check "the writer waits" kill -0 $w
+eq "still bound during the hang" "framebuffer efi-framebuffer.0 bound=1" "$(grep ^framebuffer $STATE)"
+echo 1 > /sys/kernel/pcisim/release
+wait $w
+eq "the unbind succeeds once released" 0 "$?"
+eq "and unbinds" "framebuffer efi-framebuffer.0 bound=0" "$(grep ^framebuffer $STATE)"
+check "fb0 gone" test ! -e /dev/fb0
+echo "fb_bind efi-framebuffer.0 errno ENODEV" > $F
+fails_with "bind fails with the fault" "No such device" "echo efi-framebuffer.0 > $P/bind"
+eq "still unbound" "framebuffer efi-framebuffer.0 bound=0" "$(grep ^framebuffer $STATE)"
+echo "fb_bind efi-framebuffer.0 hang" > $F
+(echo efi-framebuffer.0 > $P/bind) & w=$!
+check "bind write reached its hang" wait_fault_taken
+eq "unbound during the hang" "framebuffer efi-framebuffer.0 bound=0" "$(grep ^framebuffer $STATE)"
+echo 1 > /sys/kernel/pcisim/release
+wait $w
+eq "the bind succeeds once released" 0 "$?"
+eq "state back at boot after the faults" "$boot" "$(cat $STATE)"
 EOF
 run "class.sh" "$ACS" "$tmp/class.sh"
 

@@ -230,6 +230,31 @@ static void test_handoff_record_round_trips_what_it_released(void) {
         CHECK_INTEQ(read_text(GOOD_HEAD "unloaded \n"), -EBADMSG);
 }
 
+static void test_return_journal_round_trips_what_it_bound_again(void) {
+        _cleanup_close_ int dir = new_dir("return");
+        _cleanup_(journal_done) Journal back = {};
+        char *consoles[] = { (char *) "vtcon1", NULL }, *fbs[] = { (char *) "efi-framebuffer.0", NULL },
+             *loaded[] = { (char *) "nvidia_modeset", (char *) "nvidia", NULL };
+        Journal j = {
+                .operation = OPERATION_RETURN, .group = 16, .has_gpu = true, .gpu = gpu,
+                .loaded_modules = loaded, .bound_consoles = consoles, .bound_framebuffers = fbs,
+        };
+        _cleanup_free_ char *text = NULL;
+
+        CHECK_INTEQ(journal_write(dir, &j), 0);
+        CHECK_INTEQ(read_full_at(dir, "group-16.journal", 4096, &text, NULL), 0);
+        CHECK(strstr(text, "\nbound-console vtcon1\nbound-framebuffer efi-framebuffer.0\n"));
+        CHECK_INTEQ(journal_read(dir, "group-16.journal", &back), 0);
+        CHECK_INTEQ(back.operation, OPERATION_RETURN);
+        CHECK(strv_equal(back.loaded_modules, loaded));
+        CHECK(strv_equal(back.bound_consoles, consoles));
+        CHECK(strv_equal(back.bound_framebuffers, fbs));
+        /* not what the Handoff released: those the undo would bind, these it unbinds */
+        CHECK(!back.consoles && !back.framebuffers);
+        CHECK_INTEQ(read_text(GOOD_HEAD "bound-console ../vtcon1\n"), -EBADMSG);
+        CHECK_INTEQ(read_text(GOOD_HEAD "bound-framebuffer \n"), -EBADMSG);
+}
+
 static void test_journal_read_refuses_bad_magic(void) {
         CHECK_INTEQ(read_text("passthru1-journal 2\noperation detach\ngroup 16\n"), -EBADMSG);
         CHECK_INTEQ(read_text("operation detach\ngroup 16\n"), -EBADMSG);
@@ -398,6 +423,7 @@ int main(void) {
         RUN(test_journal_round_trip);
         RUN(test_journal_of_a_reattach_without_origins_round_trips);
         RUN(test_handoff_record_round_trips_what_it_released);
+        RUN(test_return_journal_round_trips_what_it_bound_again);
         RUN(test_journal_write_replaces_the_file_atomically);
         RUN(test_journal_is_readable_by_people);
         RUN(test_journal_read_accepts_a_well_formed_journal);
