@@ -11,6 +11,7 @@
 #include "bus-options.h"
 #include "bus-paths.h"
 #include "errors.h"
+#include "guests.h"
 #include "handoff.h"
 #include "holders.h"
 #include "units.h"
@@ -76,41 +77,41 @@ int bus_reply_steps(sd_bus_message *message, const Plan *p, char *const *consume
         return sd_bus_send(NULL, reply, NULL);
 }
 
-/* Gpu.State and StateChanged of each GPU the transaction touches, when it changed: the
- * state is computed from what is verified (records, transactions), so it is never early. */
-static void emit_gpu_states(Manager *m, Assignment *a) {
-        for (size_t i = 0; i < a->transaction->journal.n_origins; i++) {
-                const PciAddress *addr = &a->transaction->journal.origins[i].address;
-                PciDevice *d = machine_find_device(m->machine, addr);
-                GpuStateMemo *memo = NULL;
-                char path[OBJECT_PATH_MAX];
-                const char *state;
+/* Gpu.State and StateChanged of a GPU, when it changed: the state is computed from what is
+ * verified (records, transactions, libvirt's events), so it is never early. */
+void bus_emit_gpu_state(Manager *m, PciDevice *d) {
+        GpuStateMemo *memo = NULL;
+        char path[OBJECT_PATH_MAX];
+        const char *state;
 
-                if (!d || !pci_device_is_display(d))
-                        continue;
-                state = manager_gpu_state(m, d);
-                for (size_t k = 0; k < m->n_gpu_states; k++)
-                        if (pci_address_equal(&m->gpu_states[k].address, addr))
-                                memo = &m->gpu_states[k];
-                if (!memo) {
-                        GpuStateMemo *n = reallocarray(m->gpu_states, m->n_gpu_states + 1, sizeof(GpuStateMemo));
-                        if (!n)
-                                continue;
-                        m->gpu_states = n;
-                        memo = &m->gpu_states[m->n_gpu_states++];
-                        *memo = (GpuStateMemo) { .address = *addr };
-                        /* What clients saw before: the state as the model had it. */
-                        snprintf(memo->state, sizeof memo->state, "%s", pci_device_on_vfio(d) ? "detached" : "host");
-                }
-                device_object_path(addr, path);
-                (void) sd_bus_emit_properties_changed(m->bus, path, GPU_INTERFACE, "Step", NULL);
-                if (streq(memo->state, state))
-                        continue;
-                snprintf(memo->state, sizeof memo->state, "%s", state);
-                (void) sd_bus_emit_properties_changed(m->bus, path, GPU_INTERFACE, "State", "Domain", NULL);
-                (void) sd_bus_emit_signal(m->bus, path, GPU_INTERFACE, "StateChanged", "ss", state,
-                                          manager_gpu_domain(m, d));
+        if (!d || !pci_device_is_display(d))
+                return;
+        state = manager_gpu_state(m, d);
+        for (size_t k = 0; k < m->n_gpu_states; k++)
+                if (pci_address_equal(&m->gpu_states[k].address, &d->address))
+                        memo = &m->gpu_states[k];
+        if (!memo) {
+                GpuStateMemo *n = reallocarray(m->gpu_states, m->n_gpu_states + 1, sizeof(GpuStateMemo));
+                if (!n)
+                        return;
+                m->gpu_states = n;
+                memo = &m->gpu_states[m->n_gpu_states++];
+                *memo = (GpuStateMemo) { .address = d->address };
+                /* What clients saw before: the state as the model had it. */
+                snprintf(memo->state, sizeof memo->state, "%s", pci_device_on_vfio(d) ? "detached" : "host");
         }
+        device_object_path(&d->address, path);
+        (void) sd_bus_emit_properties_changed(m->bus, path, GPU_INTERFACE, "Step", NULL);
+        if (streq(memo->state, state))
+                return;
+        snprintf(memo->state, sizeof memo->state, "%s", state);
+        (void) sd_bus_emit_properties_changed(m->bus, path, GPU_INTERFACE, "State", "Domain", NULL);
+        (void) sd_bus_emit_signal(m->bus, path, GPU_INTERFACE, "StateChanged", "ss", state, manager_gpu_domain(m, d));
+}
+
+static void emit_gpu_states(Manager *m, Assignment *a) {
+        for (size_t i = 0; i < a->transaction->journal.n_origins; i++)
+                bus_emit_gpu_state(m, machine_find_device(m->machine, &a->transaction->journal.origins[i].address));
 }
 
 static void emit_states(Manager *m, Assignment *a) {
@@ -164,6 +165,7 @@ static void on_committed(Transaction *t, void *userdata) {
         r = manager_handoff_committed(m, t);
         if (r < 0)
                 log_error_errno(r, "Failed to update the handoff record in %s: %m", m->runtime_dir);
+        manager_guests_update_watch(m);
         for (size_t i = 0; i < t->journal.n_origins; i++) {
                 char path[OBJECT_PATH_MAX];
                 (void) sd_bus_emit_properties_changed(m->bus, device_object_path(&t->journal.origins[i].address, path),
@@ -184,6 +186,8 @@ void assignment_free(Assignment *a) {
                         break;
                 }
         unit_job_free(a->unit_job);
+        if (a->holds_virt)
+                manager_guests_release(m);
         transaction_free(a->transaction);
         sd_bus_message_unref(a->request);
         free(a);
@@ -272,7 +276,7 @@ static int reply_outcome(Assignment *a) {
  * start failed (nobody got an error for it), shows "failed" until one succeeds. */
 static void note_gpu_outcome(Manager *m, const Assignment *a) {
         const Transaction *t = a->transaction;
-        bool failed = t->outcome == TRANSACTION_FAILED && (t->undo_problems || a->resumed);
+        bool failed = t->outcome == TRANSACTION_FAILED && (t->undo_problems || a->resumed || a->automatic);
         size_t i;
 
         if (!t->journal.has_gpu || t->outcome == TRANSACTION_RUNNING || t->outcome == TRANSACTION_STUCK)
@@ -296,31 +300,28 @@ static void log_resumed_outcome(Assignment *a) {
         Transaction *t = a->transaction;
         _cleanup_free_ char *undone = NULL;
         char gpu[PCI_ADDRESS_STRING_MAX];
+        const char *why = a->automatic ? "started when its domain stopped" : "interrupted when the daemon ended";
 
         pci_address_format(&t->journal.gpu, gpu);
         switch (t->outcome) {
         case TRANSACTION_SUCCEEDED:
-                log_notice("GPU %s is back on the host: its Return, interrupted when the daemon ended, is "
-                           "done.",
-                           gpu);
+                log_notice("GPU %s is back on the host: its Return, %s, is done.", gpu, why);
                 break;
         case TRANSACTION_FAILED:
                 if (t->undo_problems) {
-                        log_error("The Return of GPU %s, interrupted when the daemon ended, could not be "
-                                  "finished: %s. The undo did not restore everything: %s",
-                                  gpu, strempty(t->failure), t->undo_problems);
+                        log_error("The Return of GPU %s, %s, could not be finished: %s. The undo did not restore "
+                                  "everything: %s",
+                                  gpu, why, strempty(t->failure), t->undo_problems);
                         break;
                 }
                 undone = undone_sentence(t);
-                log_error("The Return of GPU %s, interrupted when the daemon ended, could not be finished: "
-                          "%s. %s",
-                          gpu, strempty(t->failure), strempty(undone));
+                log_error("The Return of GPU %s, %s, could not be finished: %s. %s", gpu, why, strempty(t->failure), strempty(undone));
                 break;
         case TRANSACTION_STUCK:
-                log_error("The Return of GPU %s, interrupted when the daemon ended, is stuck: %s. Group %u "
+                log_error("The Return of GPU %s, %s, is stuck: %s. Group %u "
                           "refuses operations until the kernel returns; if it never does, reboot to "
                           "recover.",
-                          gpu, strempty(t->failure), a->group);
+                          gpu, why, strempty(t->failure), a->group);
                 break;
         default:
                 break;
@@ -333,7 +334,7 @@ static void on_settled(Transaction *t, void *userdata) {
         int r;
 
         note_gpu_outcome(m, a);
-        if (a->resumed && !a->counted)
+        if ((a->resumed && !a->counted) || (a->automatic && t->outcome != TRANSACTION_RUNNING))
                 log_resumed_outcome(a);
         if (a->request && !a->replied) {
                 a->replied = true;
@@ -342,7 +343,7 @@ static void on_settled(Transaction *t, void *userdata) {
                         log_warning_errno(r, "Failed to answer the %s of group %u: %m",
                                           operation_to_string(t->journal.operation), a->group);
         }
-        if (!a->request && !a->counted) {
+        if (!a->request && !a->counted && !a->automatic) {
                 /* A start-up undo: the bus name waits for it, unless it is stuck. */
                 a->counted = true;
                 m->reconciling--;
@@ -382,6 +383,13 @@ static int on_run_step(Transaction *t, const Step *s, void *userdata) {
                         return -ENOTCONN;
                 return unit_job_new(m->bus, m->event, s->argument, s->kind == STEP_STOP_UNIT ? UNIT_STOP : UNIT_START,
                                     UNIT_JOB_TIMEOUT_USEC, on_unit_job_done, a, &a->unit_job);
+        case STEP_START_DOMAIN: {
+                _cleanup_free_ char *msg = NULL;
+
+                r = manager_guest_start_domain(m, s->argument, &msg);
+                transaction_step_done(t, r, msg); /* may free a */
+                return 0;
+        }
         case STEP_CHECK_CONSUMERS:
                 if (pci_address_parse(s->argument, &addr, NULL) < 0 || !(gpu = machine_find_device(m->machine, &addr)))
                         return -ENODEV;

@@ -21,6 +21,8 @@ struct Assignment {
         bool replied;
         bool counted; /* a start-up undo that has let the bus name go */
         bool resumed; /* a Return the daemon finishes at start: nobody waits for its outcome */
+        bool automatic; /* a Return the daemon started itself (its domain stopped): no caller either */
+        bool holds_virt; /* holds a need of the libvirt connection (a Handoff that starts a domain) */
         UnitJob *unit_job; /* a stop-unit/start-unit step waiting for systemd's job */
 };
 
@@ -34,6 +36,8 @@ int assignment_new(Manager *m, unsigned group, sd_bus_message *request, Journal 
 int assignment_check_idle(Manager *m, unsigned group, sd_bus_error *error);
 /* GuestRunning (error set, -errno) when a process holds /dev/vfio/GROUP; 0 when none does. */
 int assignment_check_no_guest(unsigned group, sd_bus_error *error);
+/* Gpu.State and StateChanged of one GPU, when it changed since last signalled. */
+void bus_emit_gpu_state(Manager *m, PciDevice *gpu);
 /* Signals the states of a transaction that just started (Group/Device State, Gpu State). */
 void bus_assignment_started(Manager *m, Assignment *a);
 /* Replies a(ss): (step, description) of each step, then ("consumer", description) of each of

@@ -13,6 +13,22 @@ void daemon_config_defaults(DaemonConfig *c) {
         *c = (DaemonConfig) { .step_timeout_sec = DEFAULT_STEP_TIMEOUT_SEC };
 }
 
+void daemon_config_done(DaemonConfig *c) {
+        c->libvirt_uri = mfree(c->libvirt_uri);
+}
+
+/* A libvirt URI: printable ASCII, no blanks, "driver:…" (libvirt parses the rest). */
+static bool uri_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 1024 || !strchr(s, ':'))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (*p <= ' ' || *p >= 0x7f)
+                        return false;
+        return true;
+}
+
 static char *strip(char *s) {
         char *e;
 
@@ -27,7 +43,7 @@ static char *strip(char *s) {
 int daemon_config_load(DaemonConfig *c, const char *path) {
         _cleanup_free_ char *text = NULL;
         _cleanup_strv_free_ char **lines = NULL;
-        bool in_daemon = false;
+        enum { SECTION_OTHER, SECTION_DAEMON, SECTION_LIBVIRT } section = SECTION_OTHER;
         unsigned n = 0;
         int r;
 
@@ -49,21 +65,37 @@ int daemon_config_load(DaemonConfig *c, const char *path) {
                 if (line[0] == '\0' || line[0] == '#' || line[0] == ';')
                         continue;
                 if (line[0] == '[') {
-                        in_daemon = streq(line, "[Daemon]");
-                        if (!in_daemon)
+                        section = streq(line, "[Daemon]")    ? SECTION_DAEMON
+                                  : streq(line, "[Libvirt]") ? SECTION_LIBVIRT
+                                                             : SECTION_OTHER;
+                        if (section == SECTION_OTHER)
                                 log_warning("%s: unknown section %s, ignoring.", path, line);
                         continue;
                 }
                 eq = strchr(line, '=');
-                if (!eq && !in_daemon)
+                if (!eq && section == SECTION_OTHER)
                         continue; /* whatever an unknown section holds is ignored */
                 if (!eq)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s:%u: expected KEY=VALUE.", path, n);
                 *eq = '\0';
                 key = strip(line);
                 value = strip(eq + 1);
-                if (!in_daemon)
+                if (section == SECTION_OTHER)
                         continue;
+                if (section == SECTION_LIBVIRT) {
+                        if (!streq(key, "URI")) {
+                                log_warning("%s:%u: unknown key %s, ignoring.", path, n, key);
+                                continue;
+                        }
+                        if (!uri_is_valid(value))
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "%s:%u: URI must be a libvirt URI (e.g. qemu:///system).",
+                                                       path, n);
+                        r = free_and_strdup(&c->libvirt_uri, value);
+                        if (r < 0)
+                                return log_oom();
+                        continue;
+                }
                 if (streq(key, "StepTimeoutSec")) {
                         unsigned v;
                         if (safe_atou(value, &v) < 0 || v < 1 || v > 3600)

@@ -3,6 +3,8 @@
  * The daemon's configuration file (/etc/passthru1/passthrud.conf, ini style):
  *   [Daemon]
  *   StepTimeoutSec=10    deadline of each kernel step (1…3600)
+ *   [Libvirt]
+ *   URI=qemu:///system   the libvirt connection of the GPU handoff to a domain
  * A missing file means the defaults. No sd-bus.
  */
 #pragma once
@@ -16,8 +18,10 @@
 
 typedef struct DaemonConfig {
         unsigned step_timeout_sec;
+        char *libvirt_uri; /* NULL: qemu:///system */
 } DaemonConfig;
 
 void daemon_config_defaults(DaemonConfig *c);
+void daemon_config_done(DaemonConfig *c);
 /* Unknown keys and sections are warned about and ignored; a bad value is an error. */
 int daemon_config_load(DaemonConfig *c, const char *path);

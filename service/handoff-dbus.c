@@ -10,6 +10,7 @@
 #include "bus-options.h"
 #include "bus-paths.h"
 #include "errors.h"
+#include "guests.h"
 #include "handoff.h"
 #include "handoff-dbus.h"
 #include "log.h"
@@ -61,6 +62,19 @@ static int method_get_consumers(sd_bus_message *message, void *userdata, sd_bus_
 
 /* A domain name is text for people and libvirt: printable, no control characters; it is
  * never used in a path or a shell. */
+static bool domain_name_is_valid(const char *s);
+
+int check_domain_name(const char *domain, sd_bus_error *error) {
+        _cleanup_free_ char *shown = NULL;
+
+        if (domain_name_is_valid(domain))
+                return 0;
+        shown = cescape_trunc(domain, 64);
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "Invalid domain name \"%s\": at most %d characters, no control characters.",
+                                 strempty(shown), DOMAIN_NAME_MAX);
+}
+
 static bool domain_name_is_valid(const char *s) {
         size_t n = strlen(s);
 
@@ -72,7 +86,7 @@ static bool domain_name_is_valid(const char *s) {
         return true;
 }
 
-static int check_groups_idle(Manager *m, PciDevice *gpu, sd_bus_error *error) {
+int check_groups_idle(Manager *m, PciDevice *gpu, sd_bus_error *error) {
         _cleanup_free_ PciDevice **functions = NULL;
         size_t n;
         int r;
@@ -90,79 +104,51 @@ static int check_groups_idle(Manager *m, PciDevice *gpu, sd_bus_error *error) {
         return 0;
 }
 
-static int start(Manager *m, sd_bus_message *message, PciDevice *gpu, Journal *j, Plan *p) {
+static int start(Manager *m, sd_bus_message *message, PciDevice *gpu, Journal *j, Plan *p, Assignment **ret) {
         Assignment *a;
         int r;
 
         r = assignment_new(m, (unsigned) gpu->group, message, j, p, &a);
         if (r < 0)
                 return r;
-        log_info("%s of GPU %s%s%s requested by %s.", operation_to_string(a->transaction->journal.operation), gpu->name,
+        if (!message)
+                a->automatic = true;
+        log_info("%s of GPU %s%s%s %s %s.", operation_to_string(a->transaction->journal.operation), gpu->name,
                  a->transaction->journal.domain ? " for domain " : "", strempty(a->transaction->journal.domain),
-                 strempty(sd_bus_message_get_sender(message)));
+                 message ? "requested by" : "started by", message ? strempty(sd_bus_message_get_sender(message)) : "the daemon");
         bus_assignment_started(m, a);
+        if (ret)
+                *ret = a;
         (void) transaction_start(a->transaction); /* may settle (and free a) at once */
         return 1;
 }
 
-static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+int gpu_handoff_start(Manager *m, sd_bus_message *message, PciDevice *gpu, const HandoffGuest *guest,
+                      bool stop_dm, bool dry_run, sd_bus_error *error) {
         _cleanup_(journal_done) Journal j = {};
         _cleanup_(plan_done) Plan p = {};
-        _cleanup_free_ char *problem = NULL, *group_text = NULL, *who = NULL;
+        _cleanup_free_ char *problem = NULL, *who = NULL;
         _cleanup_strv_free_ char **consumers = NULL;
-        Manager *m = userdata;
-        bool dry_run = false, stop_dm = false;
-        const BoolOption options[] = { { "dry-run", &dry_run }, { "stop-display-manager", &stop_dm }, {} };
-        const char *domain;
         char *stop_units[2] = {};
         Holder *h = NULL;
         size_t nh = 0;
-        PciDevice *gpu;
         int r;
 
-        /* 1. parse */
-        gpu = device_from_path(m->machine, sd_bus_message_get_path(message));
-        if (!gpu)
-                return sd_bus_error_set(error, SD_BUS_ERROR_UNKNOWN_OBJECT, "The GPU is gone.");
-        r = sd_bus_message_read(message, "s", &domain);
-        if (r < 0)
-                return r;
-        r = bus_read_bool_options(message, options, error);
-        if (r < 0)
-                return r;
-
-        /* 2. validate */
-        if (!domain_name_is_valid(domain)) {
-                _cleanup_free_ char *shown = cescape_trunc(domain, 64);
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Invalid domain name \"%s\": at most %d characters, no control characters.",
-                                         strempty(shown), DOMAIN_NAME_MAX);
-        }
-        if (gpu->group < 0)
-                return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
-                                         "%s is in no IOMMU group (the IOMMU is off), and vfio-pci needs one. "
-                                         "'passthructl diagnose' says how to turn the IOMMU on.",
-                                         gpu->name);
-
-        /* 3. authorize */
-        if (asprintf(&group_text, "%" PRIi64, gpu->group) < 0)
-                return -ENOMEM;
-        const char *details[] = { "device", gpu->name, "group", group_text, "domain", domain, NULL };
-        r = polkit_check(message, ACTION_HANDOFF, details, &m->polkit, error);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return 1; /* polkit was asked; this runs again with its answer */
-
-        /* 4. one operation per group; once only */
+        /* one operation per group; once only */
         r = check_groups_idle(m, gpu, error);
         if (r < 0)
                 return r;
+        for (size_t i = 0; guest && i < guest->n_extra; i++)
+                if (guest->extra[i]->group >= 0) {
+                        r = assignment_check_idle(m, (unsigned) guest->extra[i]->group, error);
+                        if (r < 0)
+                                return r;
+                }
         if (manager_find_handoff(m, &gpu->address))
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_BUSY,
                                          "%s is handed off already; 'passthructl return %s' gives it back.", gpu->name,
                                          gpu->name);
-        /* 5. the display manager: only for the primary GPU, only when asked, only when it runs */
+        /* the display manager: only for the primary GPU, only when asked, only when it runs */
         if (stop_dm && gpu_is_primary(gpu)) {
                 _cleanup_free_ char *state = NULL, *id = NULL;
 
@@ -179,7 +165,7 @@ static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error 
                 }
         }
 
-        /* 6. consumers (after the display manager's stop, when there is one: a step) */
+        /* consumers (after the display manager's stop, when there is one: a step) */
         r = gpu_consumers(m, gpu, &h, &nh);
         if (r < 0)
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
@@ -197,8 +183,8 @@ static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error 
                                          "changed.",
                                          gpu->name, who, gpu_is_primary(gpu) ? " (or stop the display manager)" : "");
 
-        /* 7. plan */
-        r = handoff_plan(m, gpu, domain, stop_units, &j, &p, &problem);
+        /* plan */
+        r = handoff_plan(m, gpu, guest, stop_units, &j, &p, &problem);
         if (r == -EOPNOTSUPP)
                 return sd_bus_error_set(error, PASSTHRU_ERROR_NOT_SUPPORTED, problem);
         if (r < 0)
@@ -206,16 +192,134 @@ static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error 
                                          "Failed to read what holds %s (%s); nothing was changed.", gpu->name,
                                          strerror(ERRNO_VALUE(r)));
         if (dry_run)
-                return bus_reply_steps(message, &p, consumers);
+                return bus_reply_steps(message, &p, consumers) < 0 ? -EIO : 1;
 
-        /* 8. act */
-        return start(m, message, gpu, &j, &p);
+        /* act */
+        Assignment *a = NULL;
+        r = start(m, message, gpu, &j, &p, &a);
+        return r;
+}
+
+static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(guest_domain_done) GuestDomain dom = {};
+        _cleanup_free_ PciDevice **extra = NULL;
+        _cleanup_free_ PciAddress *managed = NULL;
+        _cleanup_free_ char *group_text = NULL;
+        Manager *m = userdata;
+        bool dry_run = false, stop_dm = false, start_domain = true;
+        const BoolOption options[] = {
+                { "dry-run", &dry_run }, { "stop-display-manager", &stop_dm }, { "start", &start_domain }, {}
+        };
+        HandoffGuest guest = {};
+        const char *domain;
+        PciDevice *gpu;
+        int r;
+
+        /* 1. parse */
+        gpu = device_from_path(m->machine, sd_bus_message_get_path(message));
+        if (!gpu)
+                return sd_bus_error_set(error, SD_BUS_ERROR_UNKNOWN_OBJECT, "The GPU is gone.");
+        r = sd_bus_message_read(message, "s", &domain);
+        if (r < 0)
+                return r;
+        r = bus_read_bool_options(message, options, error);
+        if (r < 0)
+                return r;
+
+        /* 2. validate */
+        r = check_domain_name(domain, error);
+        if (r < 0)
+                return r;
+        if (gpu->group < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
+                                         "%s is in no IOMMU group (the IOMMU is off), and vfio-pci needs one. "
+                                         "'passthructl diagnose' says how to turn the IOMMU on.",
+                                         gpu->name);
+
+        /* 3. authorize */
+        if (asprintf(&group_text, "%" PRIi64, gpu->group) < 0)
+                return -ENOMEM;
+        const char *details[] = { "device", gpu->name, "group", group_text, "domain", domain, NULL };
+        r = polkit_check(message, ACTION_HANDOFF, details, &m->polkit, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1; /* polkit was asked; this runs again with its answer */
+
+        if (isempty(domain))
+                return gpu_handoff_start(m, message, gpu, NULL, stop_dm, dry_run, error);
+
+        /* 4. the domain, as libvirt has it */
+        r = manager_guests_need(m, error);
+        if (r < 0)
+                return r;
+        r = manager_guest_lookup(m, domain, &dom, error);
+        if (r >= 0 && dom.active)
+                r = sd_bus_error_setf(error, PASSTHRU_ERROR_GUEST_RUNNING,
+                                      "Domain %s is running already; shut it down first, then hand %s to it.",
+                                      dom.name, gpu->name);
+        if (r >= 0)
+                r = guest_handoff_setup(m, gpu, dom.name, dom.hostdevs, dom.n_hostdevs, &guest, &extra, &managed,
+                                        error);
+        if (r >= 0) {
+                guest.start = start_domain;
+                r = gpu_handoff_start(m, message, gpu, &guest, stop_dm, dry_run, error);
+        }
+        /* A transaction that starts the domain holds the connection until it settles. */
+        Assignment *a = r > 0 && !dry_run ? manager_find_assignment(m, (unsigned) gpu->group) : NULL;
+        if (a && !a->holds_virt)
+                a->holds_virt = true;
+        else
+                manager_guests_release(m);
+        return r;
+}
+
+int gpu_return_start(Manager *m, sd_bus_message *message, PciDevice *gpu, bool dry_run, bool ask_libvirt,
+                     sd_bus_error *error) {
+        _cleanup_(journal_done) Journal j = {};
+        _cleanup_(plan_done) Plan p = {};
+        _cleanup_free_ char *problems = NULL;
+        const Journal *rec;
+        int r;
+
+        r = check_groups_idle(m, gpu, error);
+        if (r < 0)
+                return r;
+        rec = manager_find_handoff(m, &gpu->address);
+        if (!rec)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
+                                         "%s was not handed off, so there is nothing to return. A function detached "
+                                         "with 'passthructl detach' goes back with 'passthructl reattach'.",
+                                         gpu->name);
+        if (ask_libvirt && rec->domain) {
+                r = manager_guest_check_stopped(m, rec->domain, error);
+                if (r < 0)
+                        return r;
+        }
+
+        /* A guest holding a group's vfio node */
+        for (size_t i = 0; i < rec->n_origins; i++) {
+                if (rec->origins[i].group < 0 || (i > 0 && rec->origins[i].group == rec->origins[i - 1].group))
+                        continue;
+                r = assignment_check_no_guest((unsigned) rec->origins[i].group, error);
+                if (r < 0)
+                        return r;
+        }
+
+        r = return_plan(m, rec, &j, &p, &problems);
+        if (r < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                         "Failed to read where the GPU's functions are (%s); nothing was changed.",
+                                         strerror(ERRNO_VALUE(r)));
+        if (problems)
+                log_warning("Return of %s: %s", gpu->name, problems);
+        if (dry_run)
+                return bus_reply_steps(message, &p, NULL) < 0 ? -EIO : 1;
+        return start(m, message, gpu, &j, &p, NULL);
 }
 
 static int method_return(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(journal_done) Journal j = {};
-        _cleanup_(plan_done) Plan p = {};
-        _cleanup_free_ char *problems = NULL, *group_text = NULL;
+        _cleanup_free_ char *group_text = NULL;
         Manager *m = userdata;
         bool dry_run = false;
         const BoolOption options[] = { { "dry-run", &dry_run }, {} };
@@ -240,36 +344,7 @@ static int method_return(sd_bus_message *message, void *userdata, sd_bus_error *
                 return r;
         if (r == 0)
                 return 1;
-
-        r = check_groups_idle(m, gpu, error);
-        if (r < 0)
-                return r;
-        rec = manager_find_handoff(m, &gpu->address); /* again: polkit's answer may come late */
-        if (!rec)
-                return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
-                                         "%s was not handed off, so there is nothing to return. A function detached "
-                                         "with 'passthructl detach' goes back with 'passthructl reattach'.",
-                                         gpu->name);
-
-        /* A guest holding a group's vfio node */
-        for (size_t i = 0; i < rec->n_origins; i++) {
-                if (rec->origins[i].group < 0 || (i > 0 && rec->origins[i].group == rec->origins[i - 1].group))
-                        continue;
-                r = assignment_check_no_guest((unsigned) rec->origins[i].group, error);
-                if (r < 0)
-                        return r;
-        }
-
-        r = return_plan(m, rec, &j, &p, &problems);
-        if (r < 0)
-                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
-                                         "Failed to read where the GPU's functions are (%s); nothing was changed.",
-                                         strerror(ERRNO_VALUE(r)));
-        if (problems)
-                log_warning("Return of %s: %s", gpu->name, problems);
-        if (dry_run)
-                return bus_reply_steps(message, &p, NULL);
-        return start(m, message, gpu, &j, &p);
+        return gpu_return_start(m, message, gpu, dry_run, true, error);
 }
 
 const sd_bus_vtable gpu_methods_vtable[] = {

@@ -7,4 +7,22 @@
 
 #include <systemd/sd-bus.h>
 
+#include "handoff.h"
+
 extern const sd_bus_vtable gpu_methods_vtable[];
+
+/* Starts the Return of gpu: message the call to answer (NULL: the daemon's own, after its
+ * domain stopped); ask_libvirt: GuestRunning when its domain runs (never from libvirt's hook).
+ * 1 started (or answered, dry-run), -errno with error set. */
+int gpu_return_start(Manager *m, sd_bus_message *message, PciDevice *gpu, bool dry_run, bool ask_libvirt,
+                     sd_bus_error *error);
+
+/* Starts a Handoff of gpu (the caller authorized it): guest NULL for none. 1 started (or
+ * answered), -errno with error set. */
+int gpu_handoff_start(Manager *m, sd_bus_message *message, PciDevice *gpu, const HandoffGuest *guest,
+                      bool stop_display_manager, bool dry_run, sd_bus_error *error);
+
+/* InvalidArgs (error set) for a domain name that is too long or has control characters. */
+int check_domain_name(const char *domain, sd_bus_error *error);
+/* Busy or Stuck (error set) when an operation runs on a group of gpu or its companions. */
+int check_groups_idle(Manager *m, PciDevice *gpu, sd_bus_error *error);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "assign.h"
+#include "guests.h"
 #include "handoff.h"
 #include "log.h"
 #include "release.h"
@@ -93,22 +94,43 @@ static int strv_copy_into(char ***dst, char *const *src) {
         return 0;
 }
 
-int handoff_plan(Manager *m, PciDevice *gpu, const char *domain, char *const *stop_units, Journal *ret_journal,
-                 Plan *ret_plan, char **ret_problem) {
+static bool address_in(const PciAddress *l, size_t n, const PciAddress *a) {
+        for (size_t i = 0; i < n; i++)
+                if (pci_address_equal(&l[i], a))
+                        return true;
+        return false;
+}
+
+int handoff_plan(Manager *m, PciDevice *gpu, const HandoffGuest *guest, char *const *stop_units,
+                 Journal *ret_journal, Plan *ret_plan, char **ret_problem) {
         _cleanup_(journal_done) Journal j = { .operation = OPERATION_HANDOFF };
         _cleanup_(plan_done) Plan p = {};
         _cleanup_free_ PciDevice **functions = NULL;
         _cleanup_free_ PciAddress *addresses = NULL;
         _cleanup_free_ char *vfio_module = NULL;
         _cleanup_strv_free_ char **consoles = NULL, **unload = NULL;
+        const HandoffGuest none = {};
         bool primary = gpu_is_primary(gpu);
+        const char *domain;
         size_t n;
         int r;
 
         *ret_problem = NULL;
+        guest = guest ?: &none;
+        domain = guest->domain;
         r = gpu_functions(m->machine, gpu, &functions, &n);
         if (r < 0)
                 return r;
+        /* The domain's other hostdevs travel in the same transaction, after the GPU's own. */
+        if (guest->n_extra > 0) {
+                PciDevice **l = reallocarray(functions, n + guest->n_extra, sizeof(PciDevice *));
+                if (!l)
+                        return -ENOMEM;
+                functions = l;
+                for (size_t i = 0; i < guest->n_extra; i++)
+                        if (!contains_device(functions, n, guest->extra[i]))
+                                functions[n++] = guest->extra[i];
+        }
         for (size_t i = 0; i < n; i++)
                 if (functions[i]->group < 0) {
                         if (asprintf(ret_problem,
@@ -217,9 +239,11 @@ int handoff_plan(Manager *m, PciDevice *gpu, const char *domain, char *const *st
                 return r;
         }
 
-        /* 3. Everything to vfio-pci, as Detach does it. */
+        /* 3. Everything to vfio-pci, as Detach does it; what libvirt manages is its own. */
         for (size_t i = 0; i < n; i++) {
                 const FunctionState *from = i == 0 ? &gpu_from : &j.origins[i];
+                if (address_in(guest->managed, guest->n_managed, &from->address))
+                        continue;
                 FunctionState to = {
                         .address = from->address,
                         .group = from->group,
@@ -234,6 +258,13 @@ int handoff_plan(Manager *m, PciDevice *gpu, const char *domain, char *const *st
         function_state_done(&gpu_from);
         if (r < 0)
                 return r;
+
+        /* 4. The guest, last: if libvirt cannot start it, all of the above is undone. */
+        if (guest->start && !isempty(domain)) {
+                r = plan_add(&p, STEP_START_DOMAIN, NULL, domain, -1);
+                if (r < 0)
+                        return r;
+        }
 
         *ret_journal = j;
         j = (Journal) {};
@@ -408,8 +439,9 @@ const char *manager_gpu_state(Manager *m, const PciDevice *gpu) {
         for (size_t i = 0; i < m->n_failed_gpus; i++)
                 if (pci_address_equal(&m->failed_gpus[i], &gpu->address))
                         return "failed";
-        if (manager_find_handoff(m, &gpu->address))
-                return "detached";
+        const Journal *rec = manager_find_handoff(m, &gpu->address);
+        if (rec)
+                return rec->domain && manager_guest_running(m, rec->domain) ? "guest" : "detached";
         return pci_device_on_vfio(gpu) ? "detached" : "host";
 }
 

@@ -21,11 +21,21 @@ bool gpu_is_primary(const PciDevice *gpu) _pure_;
 /* The processes holding the nodes of the GPU and its companions (see Gpu.Handoff). */
 int gpu_consumers(Manager *m, PciDevice *gpu, Holder **ret, size_t *ret_n);
 
+/* What a Handoff to a libvirt domain adds (guests.c reads it from libvirt, or the hook gives it). */
+typedef struct HandoffGuest {
+        const char *domain;       /* libvirt's name of the domain; NULL or "": "detach only" */
+        PciDevice **extra;        /* the domain's other PCI hostdevs: to vfio-pci in the same transaction */
+        size_t n_extra;
+        const PciAddress *managed; /* hostdevs with managed='yes': libvirt binds them, they are not moved */
+        size_t n_managed;
+        bool start;               /* the last step starts the domain */
+} HandoffGuest;
+
 /* Plans a Handoff from what sysfs shows now (stop_units: units to stop first, the display
- * manager; NULL: none): *ret_journal records the origins and the host's
+ * manager; NULL: none; guest: NULL for none): *ret_journal records the origins and the host's
  * hold, *ret_plan the steps. -EOPNOTSUPP with *ret_problem when the host cannot do it. */
-int handoff_plan(Manager *m, PciDevice *gpu, const char *domain, char *const *stop_units, Journal *ret_journal,
-                 Plan *ret_plan, char **ret_problem);
+int handoff_plan(Manager *m, PciDevice *gpu, const HandoffGuest *guest, char *const *stop_units,
+                 Journal *ret_journal, Plan *ret_plan, char **ret_problem);
 
 /* Plans a Return from the GPU's record: the journal of the Return (origins: where the
  * functions are now, on vfio-pci) and the steps back to the record's origins. */

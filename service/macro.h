@@ -81,6 +81,11 @@ static inline bool streq_ptr(const char *a, const char *b) {
         return streq(a, b);
 }
 
+/* "n/a" for NULL: a message from elsewhere that may be missing. */
+static inline const char *strna(const char *s) {
+        return s ?: "n/a";
+}
+
 static inline const char *strempty(const char *s) {
         return s ?: "";
 }

@@ -11,6 +11,7 @@
 #include "diagnose.h"
 #include "errors.h"
 #include "log.h"
+#include "guests-dbus.h"
 #include "reservations-dbus.h"
 #include "util.h"
 
@@ -210,6 +211,9 @@ int manager_bus_register(Manager *m) {
         r = sd_bus_add_object_vtable(m->bus, NULL, PASSTHRU_PATH, MANAGER_INTERFACE, reservations_vtable, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the Manager's reservations: %m");
+        r = sd_bus_add_object_vtable(m->bus, NULL, PASSTHRU_PATH, MANAGER_INTERFACE, guests_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the Manager's guest methods: %m");
         r = sd_bus_add_object_manager(m->bus, NULL, PASSTHRU_PATH);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the object manager: %m");

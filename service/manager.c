@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include "assign.h"
+#include "guests.h"
 #include "handoff.h"
 #include "bus-paths.h"
 #include "log.h"
@@ -69,6 +70,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->idle_timer);
         while (m->assignments)
                 assignment_free(m->assignments);
+        manager_guests_free(m);
         for (size_t i = 0; i < m->n_records; i++)
                 function_state_done(&m->records[i]);
         free(m->records);
@@ -81,6 +83,7 @@ Manager *manager_free(Manager *m) {
         free(m->runtime_dir);
         free(m->config_dir);
         reservations_done(&m->reservations);
+        daemon_config_done(&m->config);
         polkit_registry_done(&m->polkit);
         sd_bus_flush_close_unref(m->bus);
         machine_free(m->machine);
@@ -164,11 +167,11 @@ static int on_bus_message(sd_bus_message *message, void *userdata, sd_bus_error 
 
 /* Idle: no message for the idle time, and nothing the daemon must stay for: no operation
  * (stuck ones included: their undo waits for the kernel), no polkit question in flight, the
- * start-up undo done. What it knows otherwise is read again from the kernel and the runtime
+ * start-up undo done, no GPU handed to a domain (its stop must be seen). What it knows otherwise is read again from the kernel and the runtime
  * directory at the next start. */
 static bool manager_is_idle(Manager *m, uint64_t now) {
         return m->name_requested && m->reconciling == 0 && !m->assignments && !m->polkit.queries &&
-               now >= m->last_activity + m->idle_exit_usec;
+               !m->virt_watching && now >= m->last_activity + m->idle_exit_usec;
 }
 
 static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -285,7 +288,12 @@ int manager_start(Manager *m) {
         r = start_idle_timer(m);
         if (r < 0)
                 return r;
-        return manager_reconcile(m);
+        r = manager_reconcile(m);
+        if (r < 0)
+                return r;
+        /* Without libvirt the rest of the service works: a handoff to a domain says so. */
+        (void) manager_guests_start(m);
+        return 0;
 }
 
 int manager_run(Manager *m) {

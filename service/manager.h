@@ -46,6 +46,9 @@ typedef struct Manager {
         uint64_t idle_exit_usec; /* 0: never exit on idle */
         uint64_t last_activity;  /* CLOCK_MONOTONIC of the last message received */
         sd_event_source *idle_timer;
+        struct VirtConnection *virt; /* libvirt (guests.c); opened while needed */
+        bool virt_watching;          /* a record names a domain: the connection is held */
+        char **running_domains;      /* watched domains known to run */
 } Manager;
 
 /* Exits the loop once no operation is running (stuck ones do not count: they may never end;

@@ -74,6 +74,48 @@ int strv_extend_unique(char ***l, const char *s) {
         return strv_push(l, c);
 }
 
+int strv_extend(char ***l, const char *s) {
+        char *c = strdup(s);
+
+        if (!c)
+                return -ENOMEM;
+        return strv_push(l, c);
+}
+
+void strv_remove(char **l, const char *s) {
+        char **w = l;
+
+        if (!l)
+                return;
+        for (char **r = l; *r; r++) {
+                if (streq(*r, s)) {
+                        free(*r);
+                        continue;
+                }
+                *w++ = *r;
+        }
+        *w = NULL;
+}
+
+char *strv_join(char *const *l, const char *separator) {
+        size_t n = 0, k = strlen(separator);
+        char *s, *p;
+
+        for (char *const *i = l; i && *i; i++)
+                n += strlen(*i) + k;
+        s = malloc(n + 1);
+        if (!s)
+                return NULL;
+        p = s;
+        for (char *const *i = l; i && *i; i++) {
+                if (i != l)
+                        p = stpcpy(p, separator);
+                p = stpcpy(p, *i);
+        }
+        *p = '\0';
+        return s;
+}
+
 char **strv_split(const char *s, const char *separators) {
         _cleanup_strv_free_ char **l = NULL;
         const char *p = s;

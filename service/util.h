@@ -20,6 +20,11 @@ int strv_push(char ***l, char *value); /* takes ownership of value, also on fail
 bool strv_contains(char *const *l, const char *s);
 /* Appends a copy of s unless l has it already. */
 int strv_extend_unique(char ***l, const char *s);
+int strv_extend(char ***l, const char *s);
+/* Removes (and frees) every entry equal to s. */
+void strv_remove(char **l, const char *s);
+/* The entries joined with separator; NULL only when out of memory. */
+char *strv_join(char *const *l, const char *separator);
 char **strv_split(const char *s, const char *separators);
 
 /* C-style escaping of anything that is not printable ASCII; at most max_in input bytes,

@@ -31,10 +31,11 @@ static const char *const step_kind_table[_STEP_KIND_MAX] = {
         [STEP_STOP_UNIT] = "stop-unit",
         [STEP_START_UNIT] = "start-unit",
         [STEP_CHECK_CONSUMERS] = "check-consumers",
+        [STEP_START_DOMAIN] = "start-domain",
 };
 
 bool step_kind_is_inline(StepKind k) {
-        return k == STEP_STOP_UNIT || k == STEP_START_UNIT || k == STEP_CHECK_CONSUMERS;
+        return k == STEP_STOP_UNIT || k == STEP_START_UNIT || k == STEP_CHECK_CONSUMERS || k == STEP_START_DOMAIN;
 }
 
 bool step_kind_is_function(StepKind k) {
@@ -274,6 +275,9 @@ char *step_describe(const Step *s) {
                 break;
         case STEP_CHECK_CONSUMERS:
                 r = asprintf(&t, "check that no process holds the nodes of %s", s->argument);
+                break;
+        case STEP_START_DOMAIN:
+                r = asprintf(&t, "start the libvirt domain %s", s->argument);
                 break;
         default:
                 break;

@@ -30,6 +30,7 @@ typedef enum StepKind {
         STEP_STOP_UNIT,          /* argument: the unit, "display-manager.service" (systemd's D-Bus API) */
         STEP_START_UNIT,
         STEP_CHECK_CONSUMERS,    /* argument: the GPU; fails when a process still holds its nodes */
+        STEP_START_DOMAIN,       /* argument: the libvirt domain's name (libvirt's API, virDomainCreate) */
         _STEP_KIND_MAX,
         _STEP_KIND_INVALID = -EINVAL,
 } StepKind;

@@ -102,12 +102,12 @@ def status_state_line(bed):
 # ---------------------------------------------------------------------------------------------
 
 @case()
-def ctl_handoff_with_domain_and_return(bed):
+def ctl_handoff_and_return(bed):
     before = bed.snapshot()
-    _, plan = json_steps(bed.ctl("handoff", "26:00.0", "win10", "--dry-run", "--json"), "handoff --dry-run --json")
+    _, plan = json_steps(bed.ctl("handoff", "26:00.0", "--dry-run", "--json"), "handoff --dry-run --json")
     check_eq(status_state_line(bed), "State: host", "status before")
 
-    r = ok(bed.ctl("handoff", "26:00.0", "win10"), "handoff 26:00.0 win10")
+    r = ok(bed.ctl("handoff", "26:00.0"), "handoff 26:00.0")
     lines = r.out.splitlines()
     done = step_lines(r.out)
     # Each step once: those the Progress signals showed are not repeated from the reply.
@@ -116,20 +116,20 @@ def ctl_handoff_with_domain_and_return(bed):
     for k in ("unbind-console", "unbind-framebuffer", "set-override", "unload-module", "probe"):
         check(k in kinds, f"the output names the step {k}: {r.out}")
     check_step_layout(r.out, "handoff")
-    check_eq(lines[-1], f"Handed {GPU} off (domain win10): {len(done)} steps.", "the summary line")
+    check_eq(lines[-1], f"Handed {GPU} off (no domain): {len(done)} steps.", "the summary line")
     check_eq(r.err, "", "nothing on standard error")
     devices = state_devices(bed.snapshot())
     check_eq(devices[GPU], ("vfio-pci", "vfio-pci"), "the GPU on vfio-pci")
     check_eq(devices[AUDIO], ("vfio-pci", "vfio-pci"), "its audio on vfio-pci")
 
-    check_eq(status_state_line(bed), "State: detached, domain win10", "status after the handoff")
+    check_eq(status_state_line(bed), "State: detached", "status after the handoff")
     gpu = status_gpu(bed)
-    check_eq((gpu["gpu"]["state"], gpu["gpu"]["domain"]), ("detached", "win10"), "status --json gpu state, domain")
+    check_eq((gpu["gpu"]["state"], gpu["gpu"]["domain"]), ("detached", ""), "status --json gpu state, domain")
     r = ok(bed.ctl("consumers", "26:00.0"), "consumers")
     check_eq(r.out, f"No process holds {GPU}'s nodes.\n", "consumers of the handed-off GPU")
     check_eq(ok(bed.ctl("consumers", GPU, "--json"), "consumers --json").json(), {"consumers": []}, "consumers --json")
 
-    r = failed(bed.ctl("handoff", "26:00.0", "win10"), E + "Busy", "a second handoff")
+    r = failed(bed.ctl("handoff", "26:00.0"), E + "Busy", "a second handoff")
     check(f"passthructl: {E}Busy: " in r.err, f"the error's form: {r.err!r}")
 
     r = ok(bed.ctl("return", "pci_0000_26_00_0"), "return")
@@ -157,14 +157,14 @@ def ctl_handoff_without_domain_is_detach_only(bed):
 @case()
 def ctl_handoff_dry_run_changes_nothing(bed):
     before, events = bed.snapshot(), len(bed.uevents())
-    r = ok(bed.ctl("handoff", "26:00.0", "win10", "--dry-run"), "handoff --dry-run")
+    r = ok(bed.ctl("handoff", "26:00.0", "--dry-run"), "handoff --dry-run")
     lines = r.out.splitlines()
     check_eq(lines[0], "Would do:", "the heading")
     check_eq(lines[-1], "Consumers: none.", "no consumers")
     plan = step_lines(r.out)
     check([k for k, _ in plan][:2] == ["unbind-console", "unbind-framebuffer"], f"the plan: {r.out}")
     check(not any("Handed" in l for l in lines), "no summary line for a dry run")
-    data, steps = json_steps(bed.ctl("handoff", "26:00.0", "win10", "--dry-run", "--json=pretty"), "--json=pretty")
+    data, steps = json_steps(bed.ctl("handoff", "26:00.0", "--dry-run", "--json=pretty"), "--json=pretty")
     check_eq(set(data), {"steps", "consumers"}, "the keys of a dry run")
     check_eq(data["consumers"], [], "no consumers")
     check_eq(steps, plan, "the JSON plan is the human one")
@@ -199,21 +199,21 @@ def ctl_consumers_and_handoff_refused_while_card0_is_held(bed):
     for c in data["consumers"]:
         check_eq(set(c), {"pid", "command", "node"}, f"consumer keys {c}")
 
-    r = ok(bed.ctl("handoff", "26:00.0", "win10", "--dry-run"), "handoff --dry-run with a consumer")
+    r = ok(bed.ctl("handoff", "26:00.0", "--dry-run"), "handoff --dry-run with a consumer")
     lines = r.out.splitlines()
     head = lines.index("Consumers (the handoff is refused while they hold these nodes):")
     check(f"  sleep (pid {pid}) holds /dev/dri/card0" in lines[head + 1:], f"the consumer: {r.out}")
     check("consumer" not in [k for k, _ in step_lines("\n".join(lines[:head]))], "consumers are not steps")
-    data, steps = json_steps(bed.ctl("handoff", "26:00.0", "win10", "--dry-run", "--json"), "dry run --json")
+    data, steps = json_steps(bed.ctl("handoff", "26:00.0", "--dry-run", "--json"), "dry run --json")
     check({"pid": pid, "command": "sleep", "node": "/dev/dri/card0"} in data["consumers"], f"consumers: {data}")
     check("consumer" not in [k for k, _ in steps], "consumers are not in the steps")
 
-    r = failed(bed.ctl("handoff", "26:00.0", "win10"), E + "InUse", "handoff while /dev/dri/card0 is held")
+    r = failed(bed.ctl("handoff", "26:00.0"), E + "InUse", "handoff while /dev/dri/card0 is held")
     check(str(pid) in r.err and "/dev/dri/card0" in r.err, f"it names the process and node: {r.err!r}")
     check_same_state(bed.snapshot(), before, "nothing changed")
     check_eq(len(bed.uevents()), events, "no uevent")
     bed.stop_holder(pid)
-    ok(bed.ctl("handoff", "26:00.0", "win10", "--json"), "handoff once the process is gone")
+    ok(bed.ctl("handoff", "26:00.0", "--json"), "handoff once the process is gone")
     check_eq(gpu_prop(bed, "State"), "detached", "State")
 
 
@@ -257,12 +257,12 @@ def ctl_handoff_usage_errors_exit_2(bed):
 @case()
 def ctl_handoff_json_outputs_parse(bed):
     before = bed.snapshot()
-    data, steps = json_steps(bed.ctl("handoff", "26:00.0", "win10", "--json"), "handoff --json")
+    data, steps = json_steps(bed.ctl("handoff", "26:00.0", "--json"), "handoff --json")
     check_eq(set(data), {"steps"}, "no consumers key without --dry-run")
     check(("set-override", f"{GPU}: driver_override = vfio-pci") in steps, f"the steps: {steps}")
     gpu = status_gpu(bed)
     check_eq(gpu["gpu"]["state"], "detached", "status --json")
-    check_eq(gpu["gpu"]["domain"], "win10", "status --json")
+    check_eq(gpu["gpu"]["domain"], "", "status --json")
     data, plan = json_steps(bed.ctl("return", "26:00.0", "--dry-run", "--json=pretty"), "return --dry-run --json")
     check_eq(set(data), {"steps"}, "return --json keys")
     check_eq(gpu_prop(bed, "State"), "detached", "a dry run of return changes nothing")
@@ -277,7 +277,7 @@ def ctl_handoff_failure_shows_progress_and_rollback(bed):
     steps, so what is printed was announced."""
     before = bed.snapshot()
     bed.fault(f"driver_override {AUDIO} errno EIO")
-    r = failed(bed.ctl("handoff", "26:00.0", "win10"), E + "Failed", "handoff with 26:00.1's override failing")
+    r = failed(bed.ctl("handoff", "26:00.0"), E + "Failed", "handoff with 26:00.1's override failing")
     shown = step_lines(r.out)
     kinds = [k for k, _ in shown]
     check(("set-override", f"{GPU}: driver_override = vfio-pci") in shown, f"the GPU's steps were shown: {r.out}")
@@ -296,7 +296,7 @@ def ctl_handoff_stop_display_manager_option_reaches_the_daemon(bed):
     r = ok(bed.ctl("handoff", "26:00.0", "--dry-run", "--stop-display-manager"), "dry run")
     check_eq([k for k, _ in step_lines(r.out)][:2], ["stop-unit", "check-consumers"], f"the plan: {r.out}")
     check_eq(bed.unit_state(), "active", "a dry run stops nothing")
-    r = ok(bed.ctl("handoff", "26:00.0", "win10", "--stop-display-manager"), "handoff --stop-display-manager")
+    r = ok(bed.ctl("handoff", "26:00.0", "--stop-display-manager"), "handoff --stop-display-manager")
     check_eq(step_lines(r.out)[0][0], "stop-unit", f"the display manager is stopped first: {r.out}")
     check_eq(bed.unit_state(), "inactive", "the display manager is stopped")
     r = ok(bed.ctl("return", "26:00.0"), "return")
@@ -312,22 +312,22 @@ def ctl_handoff_authorization(bed):
     mock authenticates). consumers needs no authorization."""
     before = bed.snapshot()
     bed.start_polkit(allowed=[])
-    failed(bed.ctl("handoff", "26:00.0", "win10", user=NOBODY), ACCESS_DENIED, "handoff as nobody, polkit denying")
+    failed(bed.ctl("handoff", "26:00.0", user=NOBODY), ACCESS_DENIED, "handoff as nobody, polkit denying")
     failed(bed.ctl("handoff", "26:00.0", "--dry-run", user=NOBODY), ACCESS_DENIED, "a dry run is authorized too")
     ok(bed.ctl("consumers", "26:00.0", user=NOBODY), "consumers as nobody")
     check_same_state(bed.snapshot(), before, "nothing changed")
     bed.polkit_challenge(HANDOFF_ACTION)
-    failed(bed.ctl("handoff", "26:00.0", "win10", "--no-ask-password", user=NOBODY), INTERACTIVE_REQUIRED,
+    failed(bed.ctl("handoff", "26:00.0", "--no-ask-password", user=NOBODY), INTERACTIVE_REQUIRED,
            "handoff --no-ask-password as nobody")
     check_same_state(bed.snapshot(), before, "nothing changed")
-    ok(bed.ctl("handoff", "26:00.0", "win10", "--json", user=NOBODY), "handoff as nobody, interaction allowed")
+    ok(bed.ctl("handoff", "26:00.0", "--json", user=NOBODY), "handoff as nobody, interaction allowed")
     # passthructl allows interaction unless told --no-ask-password (the two refused calls before
     # polkit_challenge included).
     checks = bed.polkit_checks()
     check_eq([(c["action"], c["flags"]) for c in checks], [(HANDOFF_ACTION, 1)] * 2 + [(HANDOFF_ACTION, 0),
                                                                                        (HANDOFF_ACTION, 1)],
              "polkit's questions")
-    check_eq(checks[-1]["details"].get("domain"), "win10", f"details: {checks[-1]['details']}")
+    check_eq(checks[-1]["details"].get("domain"), "", f"details: {checks[-1]['details']}")
     ok(bed.ctl("return", "26:00.0", "--json", user=NOBODY), "return as nobody, interaction allowed")
     check_same_state(bed.snapshot(), before, "after handoff + return", ignore_modules=VFIO_MODULES)
 
@@ -349,7 +349,7 @@ def ctl_monitor_prints_state_changes_and_steps(bed):
         for p in monitors:
             line = p.stderr.readline()
             check("Monitoring org.passthru1" in line, f"monitor started: {line!r}")
-        ok(bed.ctl("handoff", "26:00.0", "win10"), "handoff")
+        ok(bed.ctl("handoff", "26:00.0"), "handoff")
         ok(bed.ctl("return", "26:00.0"), "return")
         # StateChanged of the return is sent before its reply; the monitors may still be reading.
         time.sleep(0.5)
@@ -361,7 +361,7 @@ def ctl_monitor_prints_state_changes_and_steps(bed):
                 p.communicate()
 
     states = re.findall(r'^state device 0000:26:00\.0 State="(\w+)" Domain="([^"]*)"$', human, re.M)
-    check_eq(states, [("releasing", "win10"), ("detached", "win10"), ("returning", "win10"), ("host", "")],
+    check_eq(states, [("releasing", ""), ("detached", ""), ("returning", ""), ("host", "")],
              f"the state lines; monitor printed:\n{human[-3000:]}")
     check('changed device 0000:26:00.0 Step="unload module nvidia"' in human, f"the Step changes: {human[-3000:]}")
 

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Manager.StartGuest, GetGuests, PrepareGuest and ReleaseGuest on the bus (a third vtable of
+ * the Manager interface): parse, validate, polkit, then the handoff machinery of
+ * handoff-dbus.c with what guests.c knows of libvirt. PrepareGuest and ReleaseGuest serve
+ * libvirt's hook and never ask libvirt anything. Never touches sysfs.
+ */
+#include <stdio.h>
+
+#include "assign.h"
+#include "bus-options.h"
+#include "bus-paths.h"
+#include "errors.h"
+#include "guests-dbus.h"
+#include "guests.h"
+#include "handoff-dbus.h"
+#include "log.h"
+#include "util.h"
+
+#define ACTION_HANDOFF "org.passthru1.gpu.handoff"
+#define HOSTDEVS_MAX 64
+
+static int authorize(Manager *m, sd_bus_message *message, const char *domain, sd_bus_error *error) {
+        const char *details[] = { "domain", domain, NULL };
+        return polkit_check(message, ACTION_HANDOFF, details, &m->polkit, error);
+}
+
+static int method_start_guest(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(guest_domain_done) GuestDomain dom = {};
+        _cleanup_free_ PciDevice **extra = NULL;
+        _cleanup_free_ PciAddress *managed = NULL;
+        Manager *m = userdata;
+        bool dry_run = false, stop_dm = false;
+        const BoolOption options[] = { { "dry-run", &dry_run }, { "stop-display-manager", &stop_dm }, {} };
+        HandoffGuest guest = {};
+        const char *domain;
+        PciDevice *gpu = NULL;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &domain);
+        if (r < 0)
+                return r;
+        r = bus_read_bool_options(message, options, error);
+        if (r < 0)
+                return r;
+        r = check_domain_name(domain, error);
+        if (r < 0)
+                return r;
+        if (isempty(domain))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "A domain name or UUID is needed.");
+
+        r = authorize(m, message, domain, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        r = manager_guests_need(m, error);
+        if (r < 0)
+                return r;
+        r = manager_guest_lookup(m, domain, &dom, error);
+        if (r >= 0 && dom.active)
+                r = sd_bus_error_setf(error, PASSTHRU_ERROR_GUEST_RUNNING, "Domain %s is running already.", dom.name);
+        if (r >= 0 && !(gpu = guest_find_gpu(m, dom.hostdevs, dom.n_hostdevs)))
+                r = sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_VIABLE,
+                                      "Domain %s passes no GPU of this machine through, so there is nothing to hand "
+                                      "over: start it with 'virsh start %s'.",
+                                      dom.name, dom.name);
+        if (r >= 0 && gpu->group < 0)
+                r = sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
+                                      "%s is in no IOMMU group (the IOMMU is off). 'passthructl diagnose' says how "
+                                      "to turn the IOMMU on.",
+                                      gpu->name);
+        if (r >= 0)
+                r = guest_handoff_setup(m, gpu, dom.name, dom.hostdevs, dom.n_hostdevs, &guest, &extra, &managed,
+                                        error);
+        if (r >= 0) {
+                guest.start = true;
+                r = gpu_handoff_start(m, message, gpu, &guest, stop_dm, dry_run, error);
+        }
+        Assignment *a = r > 0 && !dry_run ? manager_find_assignment(m, (unsigned) gpu->group) : NULL;
+        if (a && !a->holds_virt)
+                a->holds_virt = true;
+        else
+                manager_guests_release(m);
+        return r;
+}
+
+static int method_get_guests(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_strv_free_ char **domains = NULL;
+        Manager *m = userdata;
+        int r;
+
+        for (size_t i = 0; i < m->n_handoffs; i++)
+                if (m->handoffs[i].domain && strv_extend_unique(&domains, m->handoffs[i].domain) < 0)
+                        return -ENOMEM;
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(ssao)");
+        for (char **d = domains; r >= 0 && d && *d; d++) {
+                char buf[32];
+
+                r = sd_bus_message_open_container(reply, 'r', "ssao");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "ss", *d, manager_guest_state(m, *d, buf));
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'a', "o");
+                for (size_t i = 0; r >= 0 && i < m->n_handoffs; i++) {
+                        const Journal *rec = &m->handoffs[i];
+                        if (!rec->domain || !streq(rec->domain, *d))
+                                continue;
+                        for (size_t k = 0; r >= 0 && k < rec->n_origins; k++) {
+                                char path[OBJECT_PATH_MAX];
+                                r = sd_bus_message_append(reply, "o", device_object_path(&rec->origins[k].address, path));
+                        }
+                }
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* The hostdevs the hook read from libvirt's XML: each address parsed, rebuilt and compared
+ * (only the canonical DDDD:BB:SS.F is accepted: it comes from our own client). */
+static int read_hostdevs(sd_bus_message *message, VirtHostdev **ret, size_t *ret_n, sd_bus_error *error) {
+        _cleanup_free_ VirtHostdev *l = NULL;
+        const char *address;
+        size_t n = 0;
+        int managed, r;
+
+        r = sd_bus_message_enter_container(message, 'a', "(sb)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(message, "(sb)", &address, &managed)) > 0) {
+                char again[PCI_ADDRESS_STRING_MAX];
+                PciAddress a;
+
+                if (n >= HOSTDEVS_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "More than %d hostdevs.",
+                                                 HOSTDEVS_MAX);
+                if (pci_address_parse(address, &a, NULL) < 0 || !streq(pci_address_format(&a, again), address)) {
+                        _cleanup_free_ char *shown = cescape_trunc(address, 64);
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Invalid PCI address \"%s\": DDDD:BB:SS.F expected.", strempty(shown));
+                }
+                VirtHostdev *x = reallocarray(l, n + 1, sizeof(VirtHostdev));
+                if (!x)
+                        return -ENOMEM;
+                l = x;
+                l[n++] = (VirtHostdev) { .address = a, .managed = managed };
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(message);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        *ret_n = n;
+        return 0;
+}
+
+static int reply_nothing(sd_bus_message *message) {
+        const Plan empty = {};
+        return bus_reply_steps(message, &empty, NULL);
+}
+
+static int method_prepare_guest(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ VirtHostdev *hostdevs = NULL;
+        _cleanup_free_ PciDevice **extra = NULL;
+        _cleanup_free_ PciAddress *managed = NULL;
+        Manager *m = userdata;
+        bool stop_dm = false;
+        const BoolOption options[] = { { "stop-display-manager", &stop_dm }, {} };
+        HandoffGuest guest = {};
+        const Journal *rec;
+        const char *domain;
+        PciDevice *gpu;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &domain);
+        if (r < 0)
+                return r;
+        r = read_hostdevs(message, &hostdevs, &n, error);
+        if (r < 0)
+                return r;
+        r = bus_read_bool_options(message, options, error);
+        if (r < 0)
+                return r;
+        r = check_domain_name(domain, error);
+        if (r < 0)
+                return r;
+        if (isempty(domain))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "A domain name is needed.");
+
+        gpu = guest_find_gpu(m, hostdevs, n);
+        if (!gpu)
+                return reply_nothing(message); /* no GPU: libvirt does the rest, as without passthru */
+
+        r = authorize(m, message, domain, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        rec = manager_find_handoff(m, &gpu->address);
+        if (rec && streq_ptr(rec->domain, domain)) {
+                log_info("GPU %s is handed to domain %s already: nothing to prepare.", gpu->name, domain);
+                return reply_nothing(message);
+        }
+        if (gpu->group < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
+                                         "%s is in no IOMMU group (the IOMMU is off). 'passthructl diagnose' says "
+                                         "how to turn the IOMMU on.",
+                                         gpu->name);
+        r = guest_handoff_setup(m, gpu, domain, hostdevs, n, &guest, &extra, &managed, error);
+        if (r < 0)
+                return r;
+        guest.start = false; /* libvirt starts it once its hook returns */
+        return gpu_handoff_start(m, message, gpu, &guest, stop_dm, false, error);
+}
+
+static int method_release_guest(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const BoolOption options[] = { {} };
+        const char *domain;
+        PciDevice *gpu = NULL;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &domain);
+        if (r < 0)
+                return r;
+        r = bus_read_bool_options(message, options, error);
+        if (r < 0)
+                return r;
+        r = check_domain_name(domain, error);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < m->n_handoffs && !gpu; i++)
+                if (m->handoffs[i].domain && streq(m->handoffs[i].domain, domain))
+                        gpu = machine_find_device(m->machine, &m->handoffs[i].gpu);
+        if (!gpu)
+                return reply_nothing(message); /* nothing handed to it, or returned already */
+
+        r = authorize(m, message, domain, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        /* The stop event may have started the Return already: it is under way. */
+        for (Assignment *a = m->assignments; a; a = a->next)
+                if (a->automatic && a->transaction->journal.has_gpu &&
+                    pci_address_equal(&a->transaction->journal.gpu, &gpu->address))
+                        return reply_nothing(message);
+        manager_guest_set_running(m, domain, false);
+        return gpu_return_start(m, message, gpu, false, false, error);
+}
+
+const sd_bus_vtable guests_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("StartGuest", SD_BUS_ARGS("s", domain, "a{sv}", options),
+                                SD_BUS_RESULT("a(ss)", steps), method_start_guest, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetGuests", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssao)", guests), method_get_guests,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PrepareGuest", SD_BUS_ARGS("s", domain, "a(sb)", hostdevs, "a{sv}", options),
+                                SD_BUS_RESULT("a(ss)", steps), method_prepare_guest, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReleaseGuest", SD_BUS_ARGS("s", domain, "a{sv}", options),
+                                SD_BUS_RESULT("a(ss)", steps), method_release_guest, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};

@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libvirt as the daemon uses it (see guests.h): talks to libvirt only through virt.c,
+ * reads the machine model; the automatic Return goes through handoff-dbus.c like a call.
+ */
+#include <stdio.h>
+
+#include "assign.h"
+#include "errors.h"
+#include "guests.h"
+#include "handoff-dbus.h"
+#include "log.h"
+#include "util.h"
+#include "virt-event.h"
+
+static bool record_names_domain(const Journal *rec, const char *domain) {
+        return rec->domain && streq(rec->domain, domain);
+}
+
+bool manager_guest_running(Manager *m, const char *domain) {
+        return domain && strv_contains(m->running_domains, domain);
+}
+
+void manager_guest_set_running(Manager *m, const char *domain, bool running) {
+        if (running) {
+                if (strv_extend_unique(&m->running_domains, domain) < 0)
+                        log_oom();
+                return;
+        }
+        strv_remove(m->running_domains, domain);
+}
+
+/* The Gpu.State of the GPUs handed to the domain changed (guest ↔ detached). */
+static void emit_domain_gpus(Manager *m, const char *domain) {
+        for (size_t i = 0; i < m->n_handoffs; i++) {
+                PciDevice *gpu;
+
+                if (!record_names_domain(&m->handoffs[i], domain))
+                        continue;
+                gpu = machine_find_device(m->machine, &m->handoffs[i].gpu);
+                if (gpu)
+                        bus_emit_gpu_state(m, gpu);
+        }
+}
+
+/* The domain stopped: each GPU handed to it comes back, as a Return would bring it (no
+ * question to libvirt: the domain is known to be stopped). */
+static void return_domain_gpus(Manager *m, const char *domain, const char *why) {
+        for (size_t i = 0; i < m->n_handoffs; i++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                PciDevice *gpu;
+                int r;
+
+                if (!record_names_domain(&m->handoffs[i], domain))
+                        continue;
+                gpu = machine_find_device(m->machine, &m->handoffs[i].gpu);
+                if (!gpu)
+                        continue;
+                log_notice("Domain %s %s: returning GPU %s to the host.", domain, why, gpu->name);
+                r = gpu_return_start(m, NULL, gpu, false, false, &error);
+                if (r < 0)
+                        log_error("Failed to return GPU %s after domain %s %s: %s", gpu->name, domain, why,
+                                  error.message ?: strerror(ERRNO_VALUE(r)));
+                /* One transaction per GPU: a second GPU of the domain in another group goes on;
+                 * in the same group it is Busy now and comes back with the next event or call. */
+        }
+}
+
+static bool watched(Manager *m, const char *domain) {
+        for (size_t i = 0; i < m->n_handoffs; i++)
+                if (record_names_domain(&m->handoffs[i], domain))
+                        return true;
+        return false;
+}
+
+static void on_lifecycle(VirtConnection *c, const char *name, const char *uuid, int event, int detail,
+                         void *userdata) {
+        Manager *m = userdata;
+
+        log_debug("libvirt: domain %s %s (detail %d).", name, strna(virt_lifecycle_event_to_string(event)), detail);
+        switch (event) {
+        case VIR_DOMAIN_EVENT_STARTED:
+        case VIR_DOMAIN_EVENT_RESUMED:
+                if (!watched(m, name) || manager_guest_running(m, name))
+                        return;
+                manager_guest_set_running(m, name, true);
+                emit_domain_gpus(m, name);
+                return;
+        case VIR_DOMAIN_EVENT_STOPPED:
+        case VIR_DOMAIN_EVENT_CRASHED:
+                manager_guest_set_running(m, name, false);
+                if (!watched(m, name))
+                        return;
+                emit_domain_gpus(m, name);
+                return_domain_gpus(m, name, event == VIR_DOMAIN_EVENT_CRASHED ? "crashed" : "stopped");
+                return;
+        default:
+                return;
+        }
+}
+
+/* After a (re)connection: what happened while nobody listened. A watched domain that runs
+ * keeps its GPU ("guest"); one that does not run any more gets it back. */
+static void resync(Manager *m) {
+        _cleanup_strv_free_ char **domains = NULL;
+
+        for (size_t i = 0; i < m->n_handoffs; i++)
+                if (m->handoffs[i].domain && strv_extend_unique(&domains, m->handoffs[i].domain) < 0) {
+                        log_oom();
+                        return;
+                }
+        for (char **d = domains; d && *d; d++) {
+                _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+                _cleanup_free_ char *msg = NULL;
+                int r;
+
+                r = virt_domain_lookup(m->virt, *d, &dom, &msg);
+                if (r >= 0)
+                        r = virt_domain_is_active(dom, &msg);
+                if (r == -ENOENT)
+                        r = 0; /* undefined meanwhile: it does not run */
+                if (r < 0) {
+                        log_warning("Failed to ask libvirt about domain %s: %s. Its GPU stays as it is.", *d,
+                                    strna(msg));
+                        continue;
+                }
+                if (r > 0) {
+                        log_info("Domain %s runs: its GPU stays with it.", *d);
+                        manager_guest_set_running(m, *d, true);
+                        emit_domain_gpus(m, *d);
+                        continue;
+                }
+                manager_guest_set_running(m, *d, false);
+                emit_domain_gpus(m, *d);
+                return_domain_gpus(m, *d, "is not running");
+        }
+}
+
+static void on_resync(VirtConnection *c, void *userdata) {
+        log_info("Connected to libvirt (%s) again: looking at the domains holding GPUs.", virt_connection_uri(c));
+        resync(userdata);
+}
+
+static void on_disconnected(VirtConnection *c, int reason, void *userdata) {
+        log_warning("Lost the connection to libvirt (%s, %s); reconnecting while a GPU is handed to a domain.",
+                    virt_connection_uri(c), strna(virt_close_reason_to_string(reason)));
+}
+
+void manager_guests_update_watch(Manager *m) {
+        bool want = false;
+
+        if (!m->virt)
+                return;
+        for (size_t i = 0; i < m->n_handoffs; i++)
+                if (m->handoffs[i].domain)
+                        want = true;
+        if (want == m->virt_watching)
+                return;
+        m->virt_watching = want;
+        if (!want) {
+                virt_connection_release(m->virt);
+                return;
+        }
+        /* Only the connection (and its event registration): no question about a domain here,
+         * since this may run while libvirt waits for its hook (PrepareGuest), holding the
+         * domain. What happens to the domain from now on comes as events. */
+        _cleanup_free_ char *msg = NULL;
+        if (virt_connection_need(m->virt, &msg) < 0)
+                /* Attempts go on in the background; the resync handler runs when one succeeds. */
+                log_warning("Cannot reach libvirt at %s (%s); trying again in the background.",
+                            virt_connection_uri(m->virt), strna(msg));
+}
+
+int manager_guests_start(Manager *m) {
+        static const VirtHandlers handlers = {
+                .lifecycle = on_lifecycle,
+                .disconnected = on_disconnected,
+                .resync = on_resync,
+        };
+        int r;
+
+        r = virt_event_register(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to bridge libvirt's event loop: %m");
+        r = virt_connection_new(m->event, m->config.libvirt_uri, &handlers, m, &m->virt);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the libvirt connection: %m");
+        manager_guests_update_watch(m);
+        /* The records left by the last instance: what became of their domains meanwhile. */
+        if (m->virt_watching && virt_connection_is_connected(m->virt))
+                resync(m);
+        return 0;
+}
+
+void manager_guests_free(Manager *m) {
+        m->virt = virt_connection_free(m->virt);
+        m->running_domains = strv_free(m->running_domains);
+}
+
+int manager_guests_need(Manager *m, sd_bus_error *error) {
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        if (!m->virt)
+                return sd_bus_error_set(error, PASSTHRU_ERROR_NOT_SUPPORTED, "libvirt is not set up in this daemon.");
+        r = virt_connection_need(m->virt, &msg);
+        if (r < 0) {
+                virt_connection_release(m->virt);
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                         "Cannot reach libvirt at %s: %s. Is libvirtd running? Nothing was changed.",
+                                         virt_connection_uri(m->virt), strna(msg));
+        }
+        return 0;
+}
+
+void manager_guests_release(Manager *m) {
+        if (m->virt)
+                virt_connection_release(m->virt);
+}
+
+void guest_domain_done(GuestDomain *d) {
+        free(d->name);
+        free(d->hostdevs);
+        *d = (GuestDomain) {};
+}
+
+int manager_guest_lookup(Manager *m, const char *name_or_uuid, GuestDomain *ret, sd_bus_error *error) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_(guest_domain_done) GuestDomain d = {};
+        _cleanup_free_ char *msg = NULL;
+        const char *name;
+        int r;
+
+        r = virt_domain_lookup(m->virt, name_or_uuid, &dom, &msg);
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_NO_SUCH_DOMAIN,
+                                         "libvirt (%s) has no domain \"%s\". 'virsh list --all' lists them; nothing "
+                                         "was changed.",
+                                         virt_connection_uri(m->virt), name_or_uuid);
+        if (r < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                         "Failed to look up domain \"%s\" in libvirt: %s. Nothing was changed.",
+                                         name_or_uuid, strna(msg));
+        name = virDomainGetName(dom);
+        d.name = strdup(strempty(name));
+        if (!d.name)
+                return -ENOMEM;
+        r = virt_domain_is_active(dom, &msg);
+        if (r >= 0) {
+                d.active = r > 0;
+                r = virt_domain_get_pci_hostdevs(dom, true, &d.hostdevs, &d.n_hostdevs, &msg);
+        }
+        if (r < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                         "Failed to read domain %s from libvirt: %s. Nothing was changed.", d.name,
+                                         strna(msg));
+        *ret = d;
+        d = (GuestDomain) {};
+        return 0;
+}
+
+PciDevice *guest_find_gpu(Manager *m, const VirtHostdev *hostdevs, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                PciDevice *d;
+
+                if (hostdevs[i].interface)
+                        continue;
+                d = machine_find_device(m->machine, &hostdevs[i].address);
+                if (d && pci_device_is_display(d))
+                        return d;
+        }
+        return NULL;
+}
+
+static char *hostdevs_list(const VirtHostdev *hostdevs, size_t n) {
+        _cleanup_strv_free_ char **l = NULL;
+        char a[PCI_ADDRESS_STRING_MAX];
+
+        for (size_t i = 0; i < n; i++)
+                if (!hostdevs[i].interface && strv_extend(&l, pci_address_format(&hostdevs[i].address, a)) < 0)
+                        return NULL;
+        return l ? strv_join(l, ", ") : strdup("none");
+}
+
+int guest_handoff_setup(Manager *m, PciDevice *gpu, const char *domain, const VirtHostdev *hostdevs, size_t n,
+                        HandoffGuest *ret, PciDevice ***ret_extra, PciAddress **ret_managed, sd_bus_error *error) {
+        _cleanup_free_ PciDevice **functions = NULL, **extra = NULL;
+        _cleanup_free_ PciAddress *managed = NULL;
+        _cleanup_free_ char *listed = NULL;
+        size_t n_functions, n_extra = 0, n_managed = 0;
+        bool found = false;
+        int r;
+
+        r = gpu_functions(m->machine, gpu, &functions, &n_functions);
+        if (r < 0)
+                return r;
+        extra = calloc(n ?: 1, sizeof(PciDevice *));
+        managed = calloc(n ?: 1, sizeof(PciAddress));
+        listed = hostdevs_list(hostdevs, n);
+        if (!extra || !managed || !listed)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n; i++) {
+                char a[PCI_ADDRESS_STRING_MAX];
+                PciDevice *d;
+                bool travels = false;
+
+                if (hostdevs[i].interface)
+                        continue; /* an SR-IOV network function: libvirt's own business */
+                pci_address_format(&hostdevs[i].address, a);
+                d = machine_find_device(m->machine, &hostdevs[i].address);
+                if (!d)
+                        return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_VIABLE,
+                                                 "Domain %s passes through %s, which this machine does not have; "
+                                                 "nothing was changed.",
+                                                 domain, a);
+                if (pci_device_is_bridge(d))
+                        return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_VIABLE,
+                                                 "Domain %s passes through %s, a PCI bridge, which stays with the "
+                                                 "host; nothing was changed.",
+                                                 domain, a);
+                if (d == gpu)
+                        found = true;
+                if (hostdevs[i].managed)
+                        managed[n_managed++] = d->address;
+                for (size_t k = 0; k < n_functions; k++)
+                        if (functions[k] == d)
+                                travels = true;
+                if (!travels)
+                        extra[n_extra++] = d;
+        }
+        if (!found)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_VIABLE,
+                                         "Domain %s does not pass %s through: its PCI hostdevs are %s. Add it (and "
+                                         "its companions) to the domain with 'virsh edit %s'; nothing was changed.",
+                                         domain, gpu->name, listed, domain);
+
+        /* Another hostdev's group must be viable once it moves: its other endpoints on
+         * vfio-pci, without a driver, or moving too. */
+        for (size_t i = 0; i < n_extra; i++) {
+                IommuGroup *g = machine_device_group(m->machine, extra[i]);
+
+                if (!g) {
+                        return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
+                                                 "%s is in no IOMMU group (the IOMMU is off), and vfio-pci needs "
+                                                 "one. 'passthructl diagnose' says how to turn the IOMMU on.",
+                                                 extra[i]->name);
+                }
+                for (size_t k = 0; k < g->n_devices; k++) {
+                        PciDevice *o = g->devices[k];
+                        bool moving = o == gpu;
+
+                        for (size_t x = 0; x < n_extra && !moving; x++)
+                                moving = extra[x] == o;
+                        for (size_t x = 0; x < n_functions && !moving; x++)
+                                moving = functions[x] == o;
+                        if (moving || pci_device_is_bridge(o) || !o->driver || pci_device_on_vfio(o))
+                                continue;
+                        return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_VIABLE,
+                                                 "Domain %s passes through %s, but %s in the same IOMMU group %u is "
+                                                 "on %s and the domain does not list it: the group cannot go to a "
+                                                 "guest. Add it to the domain or leave %s out; nothing was changed.",
+                                                 domain, extra[i]->name, o->name, g->number, o->driver,
+                                                 extra[i]->name);
+                }
+        }
+
+        *ret = (HandoffGuest) {
+                .domain = domain,
+                .extra = extra,
+                .n_extra = n_extra,
+                .managed = managed,
+                .n_managed = n_managed,
+        };
+        *ret_extra = TAKE_PTR(extra);
+        *ret_managed = TAKE_PTR(managed);
+        return 0;
+}
+
+int manager_guest_start_domain(Manager *m, const char *name, char **ret_message) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        *ret_message = NULL;
+        if (!m->virt || !virt_connection_is_connected(m->virt)) {
+                *ret_message = strdup("libvirt cannot be reached");
+                return -ENOTCONN;
+        }
+        r = virt_domain_lookup(m->virt, name, &dom, &msg);
+        if (r >= 0)
+                r = virt_domain_start(dom, &msg);
+        if (r < 0) {
+                if (asprintf(ret_message, "libvirt did not start domain %s: %s", name, strna(msg)) < 0)
+                        *ret_message = NULL;
+                return r;
+        }
+        log_info("Started domain %s.", name);
+        manager_guest_set_running(m, name, true);
+        return 0;
+}
+
+int manager_guest_check_stopped(Manager *m, const char *domain, sd_bus_error *error) {
+        bool running = manager_guest_running(m, domain);
+
+        if (m->virt && virt_connection_is_connected(m->virt)) {
+                _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+                _cleanup_free_ char *msg = NULL;
+                int r;
+
+                r = virt_domain_lookup(m->virt, domain, &dom, &msg);
+                if (r >= 0)
+                        r = virt_domain_is_active(dom, &msg);
+                if (r >= 0)
+                        running = r > 0;
+                else if (r == -ENOENT)
+                        running = false;
+        }
+        if (!running)
+                return 0;
+        return sd_bus_error_setf(error, PASSTHRU_ERROR_GUEST_RUNNING,
+                                 "Domain %s is running with the GPU. Shut it down ('virsh shutdown %s'): its GPU "
+                                 "then comes back to the host by itself.",
+                                 domain, domain);
+}
+
+const char *manager_guest_state(Manager *m, const char *domain, char buf[static 32]) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int state = -1, reason;
+
+        if (!m->virt || !virt_connection_is_connected(m->virt) ||
+            virt_domain_lookup(m->virt, domain, &dom, NULL) < 0 || virDomainGetState(dom, &state, &reason, 0) < 0)
+                return manager_guest_running(m, domain) ? "running" : "unknown";
+        switch (state) {
+        case VIR_DOMAIN_RUNNING:
+                return "running";
+        case VIR_DOMAIN_BLOCKED:
+                return "blocked";
+        case VIR_DOMAIN_PAUSED:
+                return "paused";
+        case VIR_DOMAIN_SHUTDOWN:
+                return "shutting down";
+        case VIR_DOMAIN_SHUTOFF:
+                return "shut off";
+        case VIR_DOMAIN_CRASHED:
+                return "crashed";
+        case VIR_DOMAIN_PMSUSPENDED:
+                return "suspended";
+        default:
+                snprintf(buf, 32, "state %d", state);
+                return buf;
+        }
+}

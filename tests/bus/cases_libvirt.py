@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Bus-level cases of the libvirt integration: the real passthrud on the simulated Ryzen + GTX 1650
+machine (ACS-override listing: GPU 26:00.0 and its audio 26:00.1 in groups of their own, the USB
+controller 28:00.3 too), talking to a private libvirtd (session mode, run as nobody) that serves
+libvirt's test driver, with the domains of tests/fixtures/libvirt-domains/:
+  win10    passes through 26:00.0, 26:00.1 and 28:00.3 (managed='no')
+  gaming   26:00.0 and 26:00.1
+  nogpu    28:00.3 only
+  managed  26:00.0 and 26:00.1 with managed='yes'
+Handoff to a domain (by name, by UUID) starts it; its stop returns everything by itself; Return
+while it runs is GuestRunning; errors for unknown domains, domains without the GPU, a start that
+fails (undone); restarts of the daemon and of libvirtd; libvirt's hook methods (PrepareGuest,
+ReleaseGuest), which must work while libvirtd does not answer. One meson test per case."""
+
+import os
+import signal
+import sys
+
+from harness import (ACS, VFIO_MODULES, Cases, check, check_eq, check_error, check_same_state, state_devices)
+
+CASES = Cases(ACS)
+
+
+def case(**kw):
+    return CASES.case(libvirt=True, **kw)
+
+
+GPU, AUDIO, USB = "0000:26:00.0", "0000:26:00.1", "0000:28:00.3"
+GPU_PATH = "/org/passthru1/device/pci_0000_26_00_0"
+GPU_IF = "org.passthru1.Gpu"
+MANAGER = "/org/passthru1"
+MANAGER_IF = "org.passthru1.Manager"
+E = "org.passthru1.Error."
+WIN10_UUID = "6f1c1f0a-4a59-4c36-9e55-0b8e2a8c0a10"
+
+
+def options(**kw):
+    args = [str(len(kw))]
+    for k, v in kw.items():
+        args += [k.replace("_", "-"), "b", "true" if v else "false"]
+    return args
+
+
+def handoff(bed, domain, timeout=30, **kw):
+    return bed.method(GPU_PATH, GPU_IF, "Handoff", "sa{sv}", domain, *options(**kw), timeout=timeout)
+
+
+def give_back(bed, **kw):
+    return bed.method(GPU_PATH, GPU_IF, "Return", "a{sv}", *options(**kw))
+
+
+def steps_of(reply, what):
+    check(reply.ok, f"{what}: {reply}")
+    return [tuple(s) for s in reply.data[0]]
+
+
+def gpu_state(bed):
+    return bed.prop(GPU_PATH, "State", GPU_IF)
+
+
+def guests(bed):
+    r = bed.method(MANAGER, MANAGER_IF, "GetGuests")
+    check(r.ok, f"GetGuests: {r}")
+    return [tuple(g) for g in r.data[0]]
+
+
+def hostdevs_args(*hostdevs):
+    args = [str(len(hostdevs))]
+    for address, managed in hostdevs:
+        args += [address, "true" if managed else "false"]
+    return args
+
+
+def prepare(bed, domain, *hostdevs, timeout=30):
+    return bed.method(MANAGER, MANAGER_IF, "PrepareGuest", "sa(sb)a{sv}", domain, *hostdevs_args(*hostdevs), "0",
+                      timeout=timeout)
+
+
+def release(bed, domain, timeout=30):
+    return bed.method(MANAGER, MANAGER_IF, "ReleaseGuest", "sa{sv}", domain, "0", timeout=timeout)
+
+
+def on_vfio(bed, *addresses):
+    devices = state_devices(bed.snapshot())
+    return all(devices[a] == ("vfio-pci", "vfio-pci") for a in addresses)
+
+
+def record_exists(bed):
+    return os.path.exists(os.path.join(bed.runtime_dir, "gpu-pci_0000_26_00_0.handoff"))
+
+
+def back_to(bed, before, what):
+    bed.wait_for(lambda: gpu_state(bed) == "host", f"the GPU back on the host ({what})", 20)
+    check_same_state(bed.snapshot(), before, what, ignore_modules=VFIO_MODULES)
+    check(not record_exists(bed), "the handoff record is gone")
+    check_eq(bed.journals(), [], "no journal")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@case()
+def handoff_to_a_domain_starts_it_and_its_stop_returns_everything(bed):
+    bed.define_domain("win10")
+    before = bed.snapshot()
+    plan = steps_of(handoff(bed, "win10", dry_run=True), "dry-run")
+    check_eq(plan[-1], ("start-domain", "start the libvirt domain win10"), "the plan ends with the start")
+    check(any(k == "probe" and USB in d for k, d in plan), f"the domain's USB controller goes too: {plan}")
+    check_eq(bed.domain_state("win10"), "shut off", "a dry-run starts nothing")
+    check_same_state(bed.snapshot(), before, "a dry-run changes nothing")
+
+    done = steps_of(handoff(bed, "win10"), "Handoff to win10")
+    check_eq([k for k, _ in done], [k for k, _ in plan], "the steps done are the plan")
+    check_eq(bed.domain_state("win10"), "running", "libvirt started the domain")
+    check(on_vfio(bed, GPU, AUDIO, USB), "GPU, audio and the USB controller on vfio-pci")
+    check_eq(gpu_state(bed), "guest", "Gpu.State once the domain runs")
+    check_eq(bed.prop(GPU_PATH, "Domain", GPU_IF), "win10", "Gpu.Domain")
+    g = guests(bed)
+    check_eq([(d, s) for d, s, _ in g], [("win10", "running")], f"GetGuests: {g}")
+    check_eq(sorted(g[0][2]), sorted(f"/org/passthru1/device/pci_{a.replace(':', '_').replace('.', '_')}"
+                                     for a in (GPU, AUDIO, USB)), "the devices it holds")
+
+    r = give_back(bed)
+    check_error(r, E + "GuestRunning", "Return while the domain runs")
+    check("win10" in r.message, f"the message names the domain: {r.message!r}")
+    check(on_vfio(bed, GPU, AUDIO, USB), "nothing changed")
+
+    r = bed.virsh("destroy", "win10")
+    check_eq(r.code, 0, f"virsh destroy: {r}")
+    back_to(bed, before, "after the domain stopped")
+    check_eq(guests(bed), [], "GetGuests: nobody holds anything")
+
+
+@case()
+def handoff_by_uuid_records_the_name(bed):
+    bed.define_domain("win10")
+    steps_of(handoff(bed, WIN10_UUID, start=False), "Handoff by UUID, not started")
+    check_eq(bed.prop(GPU_PATH, "Domain", GPU_IF), "win10", "Gpu.Domain is libvirt's name")
+    check_eq(gpu_state(bed), "detached", "not started: detached")
+    check_eq(bed.domain_state("win10"), "shut off", "start: false starts nothing")
+    steps_of(give_back(bed), "Return of a domain that does not run")
+
+
+@case()
+def handoff_to_an_unknown_domain_changes_nothing(bed):
+    before, events = bed.snapshot(), len(bed.uevents())
+    r = handoff(bed, "nosuch")
+    check_error(r, E + "NoSuchDomain", "an unknown domain")
+    check("nosuch" in r.message, f"the message names it: {r.message!r}")
+    check_error(handoff(bed, "00000000-0000-0000-0000-000000000000"), E + "NoSuchDomain", "an unknown UUID")
+    check_same_state(bed.snapshot(), before, "nothing changed")
+    check_eq(len(bed.uevents()), events, "no uevent")
+
+
+@case()
+def handoff_to_a_domain_without_the_gpu_changes_nothing(bed):
+    bed.define_domain("nogpu")
+    before = bed.snapshot()
+    r = handoff(bed, "nogpu")
+    check_error(r, E + "NotViable", "a domain that does not list the GPU")
+    check(USB in r.message and GPU in r.message, f"the message names what it lists and the GPU: {r.message!r}")
+    r = bed.method(MANAGER, MANAGER_IF, "StartGuest", "sa{sv}", "nogpu", "0")
+    check_error(r, E + "NotViable", "StartGuest of a domain without a GPU")
+    check_same_state(bed.snapshot(), before, "nothing changed")
+    check_eq(bed.domain_state("nogpu"), "shut off", "not started")
+
+
+@case()
+def handoff_to_a_running_domain_is_guest_running(bed):
+    bed.define_domain("gaming")
+    check_eq(bed.virsh("start", "gaming").code, 0, "virsh start gaming")
+    before = bed.snapshot()
+    check_error(handoff(bed, "gaming"), E + "GuestRunning", "the domain runs already")
+    check_same_state(bed.snapshot(), before, "nothing changed")
+
+
+@case(step_timeout=10)
+def a_start_libvirt_refuses_undoes_the_handoff(bed):
+    """The domain goes away while the handoff runs (held at the audio's probe): libvirt cannot
+    start it, and everything is undone; the error carries libvirt's message."""
+    bed.define_domain("gaming")
+    before = bed.snapshot()
+    fault = f"drivers_probe {AUDIO} hang"
+    bed.fault(fault)
+    pending = bed.method_async(GPU_PATH, GPU_IF, "Handoff", "sa{sv}", "gaming", "0", timeout=30)
+    bed.wait_fault_fired(fault, pending)
+    check_eq(bed.virsh("undefine", "gaming").code, 0, "virsh undefine gaming meanwhile")
+    bed.release()
+    r = pending.result(30)
+    check_error(r, E + "Failed", "the start failed")
+    check("libvirt did not start domain gaming" in r.message, f"the message: {r.message!r}")
+    check("Domain not found" in r.message or "no domain" in r.message.lower(),
+          f"it carries libvirt's message: {r.message!r}")
+    check_same_state(bed.snapshot(), before, "everything undone", ignore_modules=VFIO_MODULES)
+    check_eq(gpu_state(bed), "host", "State")
+    check(not record_exists(bed), "no record")
+
+
+@case()
+def managed_hostdevs_are_left_to_libvirt(bed):
+    """managed='yes': libvirt binds and unbinds them itself; passthru releases the host's hold
+    (consoles, frame buffer, nvidia modules) but does not move them."""
+    bed.define_domain("managed")
+    before = bed.snapshot()
+    plan = steps_of(handoff(bed, "managed", dry_run=True), "dry-run")
+    check(not [d for k, d in plan if k in ("probe", "unbind") and (AUDIO in d or GPU in d)],
+          f"no bind or unbind of the managed functions: {plan}")
+    check(("unload-module", "unload module nvidia") in plan, f"the host's hold is still released: {plan}")
+    steps_of(handoff(bed, "managed"), "Handoff to managed")
+    check_eq(bed.domain_state("managed"), "running", "started")
+    check_eq(state_devices(bed.snapshot())[AUDIO][0], "snd_hda_intel", "the audio is libvirt's to move")
+    check_eq(bed.virsh("destroy", "managed").code, 0, "virsh destroy managed")
+    back_to(bed, before, "after the managed domain stopped")
+
+
+@case(step_timeout=5)
+def a_restarted_daemon_keeps_a_running_guests_gpu_and_returns_a_stopped_ones(bed):
+    bed.define_domain("gaming")
+    before = bed.snapshot()
+    steps_of(handoff(bed, "gaming"), "Handoff to gaming")
+    detached = bed.snapshot()
+    bed.kill_daemon(signal.SIGKILL)
+    bed.restart_daemon()
+    check_eq(gpu_state(bed), "guest", "the running domain keeps its GPU")
+    check_same_state(bed.snapshot(), detached, "nothing moved")
+    bed.kill_daemon(signal.SIGKILL)
+    check_eq(bed.virsh("destroy", "gaming").code, 0, "the domain stops while no daemon runs")
+    bed.restart_daemon()
+    back_to(bed, before, "the restarted daemon returned the stopped domain's GPU")
+
+
+@case(step_timeout=5)
+def libvirtd_restart_reconnects_and_resyncs(bed):
+    """libvirtd goes away while the guest runs; the daemon reconnects to the new one and finds
+    the domain not running (the test driver starts afresh): the GPU comes back."""
+    bed.define_domain("gaming")
+    before = bed.snapshot()
+    steps_of(handoff(bed, "gaming"), "Handoff to gaming")
+    check_eq(gpu_state(bed), "guest", "guest")
+    bed.stop_libvirtd()
+    bed.start_libvirtd()
+    back_to(bed, before, "after libvirtd came back without the domain running")
+    log = open(bed.daemon_log).read()
+    check("Lost the connection to libvirt" in log and "Connected to libvirt" in log, "the log says so")
+
+
+@case()
+def start_guest_hands_over_the_gpu_the_domain_lists(bed):
+    bed.define_domain("gaming")
+    before = bed.snapshot()
+    r = bed.method(MANAGER, MANAGER_IF, "StartGuest", "sa{sv}", "gaming", "0")
+    done = steps_of(r, "StartGuest gaming")
+    check_eq(done[-1][0], "start-domain", "started last")
+    check_eq(gpu_state(bed), "guest", "guest")
+    check_eq(bed.virsh("shutdown", "gaming").code, 0, "virsh shutdown gaming")
+    back_to(bed, before, "after the shutdown")
+
+
+@case()
+def the_hook_methods_never_ask_libvirt(bed):
+    """PrepareGuest and ReleaseGuest serve libvirt's hook, during which libvirt holds the domain:
+    they must not ask libvirt about it. PrepareGuest works for a domain libvirt does not know
+    (no lookup), ReleaseGuest answers with libvirtd stopped (SIGSTOP)."""
+    bed.define_domain("win10")
+    before = bed.snapshot()
+    r = prepare(bed, "nogpu", (USB, False))
+    check_eq(steps_of(r, "PrepareGuest without a GPU"), [], "nothing to do")
+    check_same_state(bed.snapshot(), before, "nothing changed")
+    check_error(prepare(bed, "win10", ("26:00.0", False)), "org.freedesktop.DBus.Error.InvalidArgs",
+                "an address not in the canonical form")
+    check_error(prepare(bed, "bad\nname", (GPU, False)), "org.freedesktop.DBus.Error.InvalidArgs", "a bad name")
+    check_same_state(bed.snapshot(), before, "nothing changed")
+
+    done = steps_of(prepare(bed, "unknown-to-libvirt", (GPU, False), (AUDIO, False)), "PrepareGuest, no lookup")
+    check("start-domain" not in [k for k, _ in done], f"libvirt starts it, not passthru: {done}")
+    check(on_vfio(bed, GPU, AUDIO), "GPU and audio on vfio-pci")
+    steps_of(release(bed, "unknown-to-libvirt"), "ReleaseGuest")
+    back_to(bed, before, "after ReleaseGuest")
+
+    done = steps_of(prepare(bed, "win10", (GPU, False), (AUDIO, False), (USB, False)), "PrepareGuest win10")
+    check(on_vfio(bed, GPU, AUDIO, USB), "all three on vfio-pci")
+    check_eq(steps_of(prepare(bed, "win10", (GPU, False)), "PrepareGuest again"), [], "prepared already: nothing")
+    os.kill(bed.libvirtd.pid, signal.SIGSTOP)
+    try:
+        back = steps_of(release(bed, "win10", timeout=15), "ReleaseGuest with libvirtd stopped")
+        check(back, "the Return's steps")
+    finally:
+        os.kill(bed.libvirtd.pid, signal.SIGCONT)
+    back_to(bed, before, "after ReleaseGuest")
+    check_eq(steps_of(release(bed, "win10"), "ReleaseGuest again"), [], "nothing left to release")
+
+
+if __name__ == "__main__":
+    sys.exit(CASES.main(sys.argv[1:]))
