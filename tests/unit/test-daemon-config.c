@@ -124,6 +124,42 @@ static void test_a_line_without_assignment_is_refused(void) {
         CHECK_INTEQ(load("[Daemon]\nStepTimeoutSec\n", &c), -EINVAL);
 }
 
+static void test_libvirt_uri_defaults_to_none(void) {
+        DaemonConfig c;
+
+        CHECK_INTEQ(load("[Daemon]\nStepTimeoutSec=5\n", &c), 0);
+        CHECK(c.libvirt_uri == NULL);
+}
+
+static void test_libvirt_uri_is_read(void) {
+        DaemonConfig c;
+
+        CHECK_INTEQ(load("[Libvirt]\nURI = test+unix:///default?socket=/run/x/libvirt-sock \n[Daemon]\n"
+                         "StepTimeoutSec=7\n",
+                         &c),
+                    0);
+        CHECK_STREQ(c.libvirt_uri, "test+unix:///default?socket=/run/x/libvirt-sock");
+        CHECK_INTEQ(c.step_timeout_sec, 7);
+        daemon_config_done(&c);
+        CHECK(c.libvirt_uri == NULL);
+}
+
+static void test_bad_libvirt_uri_is_refused(void) {
+        DaemonConfig c;
+
+        CHECK_INTEQ(load("[Libvirt]\nURI=\n", &c), -EINVAL);
+        daemon_config_done(&c);
+        CHECK_INTEQ(load("[Libvirt]\nURI=qemu system\n", &c), -EINVAL);
+        daemon_config_done(&c);
+        CHECK_INTEQ(load("[Libvirt]\nURI=nocolon\n", &c), -EINVAL);
+        daemon_config_done(&c);
+        CHECK_INTEQ(load("[Libvirt]\nURI=qemu:///system\x01\n", &c), -EINVAL);
+        daemon_config_done(&c);
+        CHECK_INTEQ(load("[Libvirt]\nTimeout=3\nURI=qemu:///session\n", &c), 0); /* unknown key ignored */
+        CHECK_STREQ(c.libvirt_uri, "qemu:///session");
+        daemon_config_done(&c);
+}
+
 int main(void) {
         int r;
 
@@ -134,6 +170,9 @@ int main(void) {
         log_set_max_level(LOG_EMERG);
 
         RUN(test_defaults_without_a_file);
+        RUN(test_libvirt_uri_defaults_to_none);
+        RUN(test_libvirt_uri_is_read);
+        RUN(test_bad_libvirt_uri_is_refused);
         RUN(test_defaults_of_an_empty_file);
         RUN(test_step_timeout_is_parsed);
         RUN(test_step_timeout_bounds_are_accepted);
