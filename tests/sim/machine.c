@@ -269,6 +269,7 @@ struct Machine {
         unsigned release_generation;
         Latency *latencies;
         OpStats stats[_OP_MAX];
+        uint64_t requests;      /* FUSE requests served (machine_getattr() … machine_truncate()) */
         bool exiting;
 
         uint64_t seqnum;        /* last one sent */
@@ -1904,6 +1905,7 @@ static char *stats_read(Machine *m) {
                 total.latency_ns += s->latency_ns;
         }
         fprintf(f, "total %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", total.count, total.ns, total.latency_ns);
+        fprintf(f, "requests %" PRIu64 "\n", m->requests);
         if (fclose(f) != 0)
                 return NULL;
         return text;
@@ -1917,6 +1919,7 @@ static int stats_write(Machine *m, const char *buf, size_t size) {
         if (!streq(s, "reset"))
                 return -EINVAL;
         memset(m->stats, 0, sizeof(m->stats));
+        m->requests = 0;
         return (int) size;
 }
 
@@ -3479,6 +3482,7 @@ int machine_getattr(Machine *m, const char *path, struct stat *ret) {
         int r = 0;
 
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (n)
                 fill_stat(n, ret);
@@ -3496,6 +3500,7 @@ int machine_readlink(Machine *m, const char *path, char *buf, size_t size) {
                 return -EINVAL;
 
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (!n)
                 r = -ENOENT;
@@ -3514,6 +3519,7 @@ int machine_readdir(Machine *m, const char *path, machine_fill_t fill, void *use
         int r = 0;
 
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (!n)
                 r = -ENOENT;
@@ -3543,6 +3549,7 @@ int machine_open(Machine *m, const char *path, int flags) {
         int r = 0;
 
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (!n)
                 r = -ENOENT;
@@ -3563,6 +3570,7 @@ int machine_read(Machine *m, const char *path, char **ret_data, size_t *ret_size
         int r;
 
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (!n)
                 r = -ENODEV; /* the kernel's answer for an attribute of a removed device */
@@ -3586,6 +3594,7 @@ ssize_t machine_write(Machine *m, const char *path, const char *buf, size_t size
 
         latency_owed_ns = 0;
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (!n)
                 r = -ENODEV;
@@ -3614,6 +3623,7 @@ int machine_truncate(Machine *m, const char *path) {
 
         /* sysfs ignores O_TRUNC on attributes */
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (!n)
                 r = -ENOENT;

@@ -5,8 +5,8 @@
 # nothing), each operation taking at least its latency (driver unbind and bind, vtconsole,
 # platform framebuffer, module unload and load through the control files and through
 # rmmod/modprobe, an unload that unbinds paying both), the stats file (counts, time spent, the
-# modelled part, per kind and in total; control files not counted; reset; EINVAL), no latency by
-# default, and a write sleeping off its latency not holding up pcisim's exit.
+# modelled part, per kind and in total; control files not counted; FUSE requests; reset; EINVAL),
+# no latency by default, and a write sleeping off its latency not holding up pcisim's exit.
 #   test-latency.sh PCISIM FIXTURE_DIR
 set -u
 
@@ -71,6 +71,9 @@ below() {       # below DESCRIPTION MAX_MS MS
 stat_field() {  # stat_field KIND FIELD(2 count, 3 ns, 4 modelled ns): 0 when KIND has no line
         awk -v k="$1" -v f="$2" '$1 == k { v = $f } END { print v + 0 }' $ST
 }
+ops() {         # the stats without the requests line
+        grep -v '^requests ' $ST
+}
 EOF
 
 # --- 1. the latency file ----------------------------------------------------------------------
@@ -113,7 +116,7 @@ run "latency file" "$ACS" "$tmp/file.sh"
 # --- 2. operations take their latency; the stats ---------------------------------------------
 cat >"$tmp/ops.sh" <<'EOF'
 . "$(dirname "$0")/lib.sh"
-eq "stats at start" "total 0 0 0" "$(cat $ST)"
+eq "stats at start" "total 0 0 0" "$(ops)"
 printf 'vtcon_bind - 200\nframebuffer_unbind - 150\nframebuffer_bind - 100\nunbind - 100\nunbind snd_hda_intel 250\nbind - 120\nunload - 100\nload nvidia 200\nload - 50\n' > $L
 echo reset > $ST
 
@@ -168,16 +171,21 @@ cat $S/devices/0000:26:00.1/driver_override $ST $L >/dev/null
 echo 'bind - 120' > $L
 echo clear > /sys/kernel/pcisim/faults
 eq "driver_override and other counted, nothing modelled" "driver_override 1 other 1 total 2 0" \
-        "$(awk '{ printf "%s%s %s", (NR > 1 ? " " : ""), $1, $2 } $1 == "total" { printf " %s", $4 }' $ST)"
+        "$(ops | awk '{ printf "%s%s %s", (NR > 1 ? " " : ""), $1, $2 } $1 == "total" { printf " %s", $4 }')"
 n=$(stat_field total 3)
 check "their time spent is counted ($n ns)" test "$n" -gt 0
 fails_with "a refused write is counted too" "No such device" "echo 0000:26:00.0 > $S/drivers/snd_hda_intel/bind"
 eq "bind: 1 call, nothing modelled" "1 0" "$(stat_field bind 2) $(stat_field bind 4)"
-eq "the total sums the kinds" "$(awk '$1 != "total" { c += $2; n += $3; l += $4 } END { print c, n, l }' $ST)" \
+eq "the total sums the kinds" "$(ops | awk '$1 != "total" { c += $2; n += $3; l += $4 } END { print c, n, l }')" \
         "$(awk '$1 == "total" { print $2, $3, $4 }' $ST)"
 
 check "reset" bash -c "echo reset > $ST"
-eq "zero after reset" "total 0 0 0" "$(cat $ST)"
+eq "zero after reset" "total 0 0 0" "$(ops)"
+n=$(stat_field requests 2)
+check "requests after reset: the read of stats only ($n)" test "$n" -gt 0 -a "$n" -lt 20
+for i in 1 2 3 4 5 6 7 8 9 10; do cat $S/devices/0000:26:00.0/vendor >/dev/null; done
+n=$(stat_field requests 2)
+check "ten reads of an attribute: 40 requests or more ($n)" test "$n" -ge 40
 for bad in "" "1" "reset now" "clear"; do
         fails_with "stats refuses '$bad'" "Invalid argument" "echo '$bad' > $ST"
 done
