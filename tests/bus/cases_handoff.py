@@ -189,6 +189,27 @@ def handoff_second_gpu_leaves_the_host_display_alone(bed):
     check_same_state(bed.snapshot(), before, "after Return", ignore_modules=VFIO_MODULES)
 
 
+@case(listing=ACS, exclusive=True)
+def return_refused_while_a_guest_holds_either_group(bed):
+    """The GPU (group 23) and its audio (group 24): a process holding either group's vfio node
+    refuses the Return (one scan of /proc looks for both), naming the group and the process."""
+    before = bed.snapshot()
+    steps_of(handoff(bed), "Handoff")
+    for group in (24, 23):
+        state, events = bed.snapshot(), len(bed.uevents())
+        qemu = bed.hold_open(f"/dev/vfio/{group}")
+        r = give_back(bed)
+        check_error(r, E + "GuestRunning", f"Return while /dev/vfio/{group} is open")
+        m = r.message or ""
+        check(f"IOMMU group {group}:" in m and str(qemu) in m, f"the message names group {group} and {qemu}: {m!r}")
+        check_same_state(bed.snapshot(), state, f"nothing changed (/dev/vfio/{group} held)")
+        check_eq(len(bed.uevents()), events, "no uevents")
+        check_eq(gpu_prop(bed, "State"), "detached", "still handed off")
+        bed.stop_holder(qemu)
+    steps_of(give_back(bed), "Return once the guest is gone")
+    check_same_state(bed.snapshot(), before, "after Return", ignore_modules=VFIO_MODULES)
+
+
 @case(listing=ACS, step_timeout=2)
 def handoff_fault_console_unbind_is_undone(bed):
     before = bed.snapshot()
