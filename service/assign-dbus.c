@@ -436,19 +436,25 @@ int assignment_new(Manager *m, unsigned group, sd_bus_message *request, Journal 
         return 0;
 }
 
-int assignment_check_no_guest(unsigned group, sd_bus_error *error) {
+int assignment_check_no_guest(const unsigned *groups, size_t n_groups, sd_bus_error *error) {
         _cleanup_free_ char *who = NULL;
         Holder *h = NULL;
         size_t nh = 0;
+        unsigned group;
         int r;
 
-        r = vfio_group_holders(group, &h, &nh);
+        if (n_groups == 0)
+                return 0;
+        r = vfio_group_holders(groups, n_groups, &h, &nh);
         if (r < 0)
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
-                                         "Failed to check who uses /dev/vfio/%u (%s); nothing was changed.", group,
-                                         strerror(ERRNO_VALUE(r)));
+                                         "Failed to check who uses /dev/vfio/%u%s (%s); nothing was changed.", groups[0],
+                                         n_groups > 1 ? " and the other groups' nodes" : "", strerror(ERRNO_VALUE(r)));
         if (nh == 0)
                 return 0;
+        /* The group named is the first holder's (its path is /dev/vfio/GROUP). */
+        if (sscanf(strempty(h[0].path), "/dev/vfio/%u", &group) != 1)
+                group = groups[0];
         who = holders_describe(h, nh);
         holders_free(h, nh);
         return sd_bus_error_setf(error, PASSTHRU_ERROR_GUEST_RUNNING,
@@ -546,7 +552,7 @@ int bus_method_assign(sd_bus_message *message, Manager *m, Operation op, IommuGr
                 if (reason)
                         log_notice("Overriding an interlock as authorized: %s", reason);
         } else {
-                r = assignment_check_no_guest(g->number, error);
+                r = assignment_check_no_guest(&g->number, 1, error);
                 if (r < 0)
                         return r;
         }

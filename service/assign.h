@@ -34,8 +34,9 @@ int assignment_new(Manager *m, unsigned group, sd_bus_message *request, Journal 
 /* Busy or Stuck (error set, -errno) when an operation on the group runs or the daemon shuts
  * down; 0 when idle. */
 int assignment_check_idle(Manager *m, unsigned group, sd_bus_error *error);
-/* GuestRunning (error set, -errno) when a process holds /dev/vfio/GROUP; 0 when none does. */
-int assignment_check_no_guest(unsigned group, sd_bus_error *error);
+/* GuestRunning (error set, -errno) when a process holds /dev/vfio/GROUP of one of the groups; 0
+ * when none does. One scan of /proc for all of them. */
+int assignment_check_no_guest(const unsigned *groups, size_t n_groups, sd_bus_error *error);
 /* Gpu.State and StateChanged of one GPU, when it changed since last signalled. */
 void bus_emit_gpu_state(Manager *m, PciDevice *gpu);
 /* Signals the states of a transaction that just started (Group/Device State, Gpu State). */

@@ -174,10 +174,18 @@ char *holders_describe(const Holder *h, size_t n) {
         return text;
 }
 
-int vfio_group_holders(unsigned group, Holder **ret, size_t *ret_n) {
-        char path[32], *paths[2] = { path, NULL };
+int vfio_group_holders(const unsigned *groups, size_t n_groups, Holder **ret, size_t *ret_n) {
+        _cleanup_strv_free_ char **paths = NULL;
+        int r;
 
-        snprintf(path, sizeof(path), "/dev/vfio/%u", group);
+        for (size_t i = 0; i < n_groups; i++) {
+                char path[32];
+
+                snprintf(path, sizeof(path), "/dev/vfio/%u", groups[i]);
+                r = strv_extend_unique(&paths, path);
+                if (r < 0)
+                        return r;
+        }
         return holders_find(paths, ret, ret_n);
 }
 

@@ -29,5 +29,6 @@ char *holders_describe(const Holder *h, size_t n);
 /* Why the host still needs one of the functions (a sentence), *ret = NULL when it does not. */
 int interlock_check(Machine *m, PciDevice *const *devices, size_t n, char **ret);
 
-/* The processes holding /dev/vfio/GROUP (a guest using the group). */
-int vfio_group_holders(unsigned group, Holder **ret, size_t *ret_n);
+/* The processes holding /dev/vfio/GROUP of any of the groups (a guest using one), in one scan of
+ * /proc. */
+int vfio_group_holders(const unsigned *groups, size_t n_groups, Holder **ret, size_t *ret_n);

@@ -192,6 +192,27 @@ def handoff_second_gpu_leaves_the_host_display_alone(bed):
 
 
 @case(listing=ACS, exclusive=True)
+def return_refused_while_a_guest_holds_either_group(bed):
+    """The GPU (group 23) and its audio (group 24): a process holding either group's vfio node
+    refuses the Return (one scan of /proc looks for both), naming the group and the process."""
+    before = bed.snapshot()
+    steps_of(handoff(bed), "Handoff")
+    for group in (24, 23):
+        state, events = bed.snapshot(), len(bed.uevents())
+        qemu = bed.hold_open(f"/dev/vfio/{group}")
+        r = give_back(bed)
+        check_error(r, E + "GuestRunning", f"Return while /dev/vfio/{group} is open")
+        m = r.message or ""
+        check(f"IOMMU group {group}:" in m and str(qemu) in m, f"the message names group {group} and {qemu}: {m!r}")
+        check_same_state(bed.snapshot(), state, f"nothing changed (/dev/vfio/{group} held)")
+        check_eq(len(bed.uevents()), events, "no uevents")
+        check_eq(gpu_prop(bed, "State"), "detached", "still handed off")
+        bed.stop_holder(qemu)
+    steps_of(give_back(bed), "Return once the guest is gone")
+    check_same_state(bed.snapshot(), before, "after Return", ignore_modules=VFIO_MODULES)
+
+
+@case(listing=ACS, exclusive=True)
 def handoff_stops_the_display_manager_and_return_starts_it(bed):
     """The display manager (mock systemd's gdm.service behind display-manager.service) holds
     /dev/dri/card0 and goes away when its unit stops: the handoff stops it through systemd's API,

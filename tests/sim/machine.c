@@ -7,9 +7,12 @@
  * keeps the files in the namespace's /dev (module nodes, fbN), /dev/vfio,
  * /dev/dri and /dev/snd in step with the bindings and module loads (the
  * directories are handed over by pcisim.c), the vtconsoles, and which open
- * files pin which module (found through /proc/PID/fd).
+ * files pin which module (found through /proc/PID/fd). Models how long
+ * operations take (/sys/kernel/pcisim/latency) and accounts the time spent in
+ * them (/sys/kernel/pcisim/stats).
  */
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +33,9 @@
 #include "simfs.h"
 
 #define PCI_ANY_ID 0xffffffffU
+#define LATENCY_MAX_MS 60000UL
+#define NSEC_PER_MSEC UINT64_C(1000000)
+#define NSEC_PER_SEC UINT64_C(1000000000)
 
 typedef struct SimDevice SimDevice;
 typedef struct SimDriver SimDriver;
@@ -86,6 +92,8 @@ typedef enum AttrKind {
         ATTR_SIM_LOAD_MODULE,
         ATTR_SIM_UNLOAD_MODULE,
         ATTR_SIM_STATE,
+        ATTR_SIM_LATENCY,
+        ATTR_SIM_STATS,
 
         ATTR_PLAT_BIND,
         ATTR_PLAT_UNBIND,
@@ -161,6 +169,43 @@ typedef struct SimNode {
         bool present;
 } SimNode;
 
+/* What a write or module call is, for /sys/kernel/pcisim/stats; the first ones (up to
+ * _OP_LATENCY_MAX) are also what /sys/kernel/pcisim/latency can give a duration. */
+typedef enum SimOp {
+        OP_BIND,
+        OP_UNBIND,
+        OP_LOAD,
+        OP_UNLOAD,
+        OP_VTCON_BIND,
+        OP_FRAMEBUFFER_BIND,
+        OP_FRAMEBUFFER_UNBIND,
+        _OP_LATENCY_MAX,
+        OP_DRIVER_OVERRIDE = _OP_LATENCY_MAX,
+        OP_DRIVERS_PROBE,
+        OP_REMOVE,
+        OP_RESCAN,
+        OP_SRIOV_NUMVFS,
+        OP_NEW_ID,
+        OP_REMOVE_ID,
+        OP_OTHER,               /* any other write to a kernel attribute (enable, reset, uevent, …) */
+        _OP_MAX,
+        _OP_INVALID = -EINVAL,
+} SimOp;
+
+/* "OP TARGET MS" of the latency file: each OP on TARGET (NULL: "-", any) takes ns more. */
+typedef struct Latency {
+        SimOp op;
+        char *target;
+        uint64_t ns;
+        struct Latency *next;
+} Latency;
+
+typedef struct OpStats {
+        uint64_t count;
+        uint64_t ns;            /* from the call's start to its answer */
+        uint64_t latency_ns;    /* of which modelled (slept) */
+} OpStats;
+
 typedef struct Fault {
         char *op;
         char *target;           /* "0000:26:00.0", or a module name for load/unload */
@@ -222,6 +267,9 @@ struct Machine {
 
         Fault *faults;
         unsigned release_generation;
+        Latency *latencies;
+        OpStats stats[_OP_MAX];
+        uint64_t requests;      /* FUSE requests served (machine_getattr() … machine_truncate()) */
         bool exiting;
 
         uint64_t seqnum;        /* last one sent */
@@ -235,6 +283,8 @@ struct Machine {
         unsigned ncpus;
         FakeModule *fake_modules;
 };
+
+static void latency_add(Machine *m, SimOp op, const char *target);
 
 /* ------------------------------------------------------------------------------------------ */
 /* helpers */
@@ -1120,6 +1170,7 @@ static void device_unbind(Machine *m, SimDevice *d) {
         if (d->num_vfs > 0)
                 sriov_disable(m, d);
 
+        latency_add(m, OP_UNBIND, drv->name);
         remove_driver_links(m, d);
         d->driver = NULL;
         d->enabled = false;
@@ -1138,6 +1189,7 @@ static int device_bind(Machine *m, SimDevice *d, SimDriver *drv) {
         if (streq(drv->name, "vfio-pci") && d->bridge)
                 return -EINVAL;
 
+        latency_add(m, OP_BIND, drv->name);
         d->driver = drv;
         d->enabled = !streq(drv->name, "vfio-pci");
         add_driver_links(m, d);
@@ -1283,6 +1335,8 @@ static int module_insert(Machine *m, SimModule *mod, bool boot) {
         }
 
         mod->loaded = true;
+        if (!boot)
+                latency_add(m, OP_LOAD, mod->name);
         /* the module's init made its /dev nodes before the syscall returns */
         module_nodes_create(m, mod);
 
@@ -1397,6 +1451,8 @@ static int module_unload(Machine *m, SimModule *mod) {
                 return -ENOENT;
         if (module_holders(m, mod) > 0 || module_open_files(m, mod) > 0)
                 return -EBUSY;
+
+        latency_add(m, OP_UNLOAD, mod->name);
 
         for (size_t i = 0; i < mod->n_drivers; i++) {
                 SimDriver *drv = mod->drivers[i];
@@ -1663,6 +1719,253 @@ static int fault_check(Machine *m, const char *op, const char *target) {
                 }
         }
         return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* latency (/sys/kernel/pcisim/latency) and accounting (/sys/kernel/pcisim/stats) */
+
+static const char *const op_table[_OP_MAX] = {
+        [OP_BIND] = "bind",
+        [OP_UNBIND] = "unbind",
+        [OP_LOAD] = "load",
+        [OP_UNLOAD] = "unload",
+        [OP_VTCON_BIND] = "vtcon_bind",
+        [OP_FRAMEBUFFER_BIND] = "framebuffer_bind",
+        [OP_FRAMEBUFFER_UNBIND] = "framebuffer_unbind",
+        [OP_DRIVER_OVERRIDE] = "driver_override",
+        [OP_DRIVERS_PROBE] = "drivers_probe",
+        [OP_REMOVE] = "remove",
+        [OP_RESCAN] = "rescan",
+        [OP_SRIOV_NUMVFS] = "sriov_numvfs",
+        [OP_NEW_ID] = "new_id",
+        [OP_REMOVE_ID] = "remove_id",
+        [OP_OTHER] = "other",
+};
+
+static SimOp latency_op_from_string(const char *s) {
+        for (SimOp op = 0; op < _OP_LATENCY_MAX; op++)
+                if (streq(op_table[op], s))
+                        return op;
+        return _OP_INVALID;
+}
+
+/* The modelled time the current call owes: each bind, unbind, module load or unload, console or
+ * framebuffer (un)bind it does adds its latency; the entry point (machine_write(),
+ * machine_module_insert(), machine_module_delete()) sleeps it off once the change is made. Per
+ * thread: each FUSE request and each module call runs in one thread, and a hang fault drops the
+ * machine lock in the middle of a call, so the machine cannot hold it. */
+static _Thread_local uint64_t latency_owed_ns;
+
+static void latency_add(Machine *m, SimOp op, const char *target) {
+        const Latency *any = NULL;
+
+        for (const Latency *l = m->latencies; l; l = l->next) {
+                if (l->op != op)
+                        continue;
+                if (!l->target)
+                        any = l;
+                else if (streq(l->target, target)) {
+                        latency_owed_ns += l->ns;
+                        return;
+                }
+        }
+        if (any)
+                latency_owed_ns += any->ns;
+}
+
+static Latency *latency_free(Latency *l) {
+        Latency *next = l->next;
+
+        free(l->target);
+        free(l);
+        return next;
+}
+
+static void latencies_clear(Machine *m) {
+        while (m->latencies)
+                m->latencies = latency_free(m->latencies);
+}
+
+/* The target of a latency line as the machine names it, NULL when the machine has none such:
+ * a driver (bind, unbind), a loadable module (load, unload; '-' in names as '_'), a console
+ * (vtcon_bind), the platform framebuffer device (framebuffer_*). */
+static char *latency_target(Machine *m, SimOp op, const char *s) {
+        _cleanup_free_ char *name = NULL;
+        SimModule *mod;
+
+        switch (op) {
+        case OP_BIND:
+        case OP_UNBIND:
+                return find_driver(m, s) ? strdup(s) : NULL;
+        case OP_LOAD:
+        case OP_UNLOAD:
+                name = module_name_normalize(s);
+                mod = name ? find_module(m, name) : NULL;
+                return mod && !mod->builtin ? TAKE_PTR(name) : NULL;
+        case OP_VTCON_BIND:
+                for (size_t i = 0; i < m->n_vtcons; i++)
+                        if (streq(m->vtcons[i].name, s))
+                                return strdup(s);
+                return NULL;
+        case OP_FRAMEBUFFER_BIND:
+        case OP_FRAMEBUFFER_UNBIND:
+                return m->has_platform && streq(m->platform.device, s) ? strdup(s) : NULL;
+        default:
+                return NULL;
+        }
+}
+
+/* Parses "OP TARGET MS" lines (TARGET "-": any) and "clear"; a line for an OP and TARGET already
+ * set replaces it. All or nothing. */
+static int latency_write(Machine *m, const char *buf, size_t size) {
+        _cleanup_free_ char *text = strndup(buf, size);
+        Latency *new_head = NULL, **tail = &new_head;
+        char *line, *saveptr = NULL;
+        bool clear = false;
+
+        if (!text)
+                return -ENOMEM;
+
+        for (line = strtok_r(text, "\n", &saveptr); line; line = strtok_r(NULL, "\n", &saveptr)) {
+                char *w[4], *tok, *sp = NULL, *end;
+                size_t n = 0;
+                unsigned long ms;
+                Latency *l;
+
+                for (tok = strtok_r(line, " \t", &sp); tok; tok = strtok_r(NULL, " \t", &sp)) {
+                        if (n == ELEMENTSOF(w))
+                                goto invalid;
+                        w[n++] = tok;
+                }
+                if (n == 0)
+                        continue;
+                if (n == 1 && streq(w[0], "clear")) {
+                        clear = true;
+                        continue;
+                }
+                if (n != 3 || !isdigit((unsigned char) w[2][0]))
+                        goto invalid;
+                errno = 0;
+                ms = strtoul(w[2], &end, 10);
+                if (errno != 0 || *end != 0 || ms > LATENCY_MAX_MS)
+                        goto invalid;
+
+                l = calloc(1, sizeof(Latency));
+                if (!l)
+                        goto invalid;
+                *tail = l;
+                tail = &l->next;
+                l->op = latency_op_from_string(w[0]);
+                l->ns = (uint64_t) ms * NSEC_PER_MSEC;
+                if (l->op < 0)
+                        goto invalid;
+                if (!streq(w[1], "-")) {
+                        l->target = latency_target(m, l->op, w[1]);
+                        if (!l->target)
+                                goto invalid;
+                }
+        }
+
+        if (clear)
+                latencies_clear(m);
+        /* Replace what the new lines set again, then append them. */
+        for (Latency *l = new_head; l; l = l->next)
+                for (Latency **p = &m->latencies; *p;)
+                        if ((*p)->op == l->op && streq_ptr((*p)->target, l->target))
+                                *p = latency_free(*p);
+                        else
+                                p = &(*p)->next;
+        {
+                Latency **t = &m->latencies;
+                while (*t)
+                        t = &(*t)->next;
+                *t = new_head;
+        }
+        return (int) size;
+
+invalid:
+        while (new_head)
+                new_head = latency_free(new_head);
+        return -EINVAL;
+}
+
+static char *latency_read(Machine *m) {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        if (!f)
+                return NULL;
+        for (const Latency *l = m->latencies; l; l = l->next)
+                fprintf(f, "%s %s %" PRIu64 "\n", op_table[l->op], l->target ?: "-", l->ns / NSEC_PER_MSEC);
+        if (fclose(f) != 0)
+                return NULL;
+        return text;
+}
+
+static char *stats_read(Machine *m) {
+        OpStats total = {};
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        if (!f)
+                return NULL;
+        for (SimOp op = 0; op < _OP_MAX; op++) {
+                const OpStats *s = m->stats + op;
+
+                if (s->count == 0)
+                        continue;
+                fprintf(f, "%s %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", op_table[op], s->count, s->ns, s->latency_ns);
+                total.count += s->count;
+                total.ns += s->ns;
+                total.latency_ns += s->latency_ns;
+        }
+        fprintf(f, "total %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", total.count, total.ns, total.latency_ns);
+        fprintf(f, "requests %" PRIu64 "\n", m->requests);
+        if (fclose(f) != 0)
+                return NULL;
+        return text;
+}
+
+static int stats_write(Machine *m, const char *buf, size_t size) {
+        _cleanup_free_ char *s = written_string(buf, size);
+
+        if (!s)
+                return -ENOMEM;
+        if (!streq(s, "reset"))
+                return -EINVAL;
+        memset(m->stats, 0, sizeof(m->stats));
+        m->requests = 0;
+        return (int) size;
+}
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * NSEC_PER_SEC + (uint64_t) ts.tv_nsec;
+}
+
+/* The end of a call to a simulated operation, with the lock held: sleeps off the latency it owes
+ * (the lock dropped meanwhile, so other calls go on; cut short when the simulator exits), then
+ * accounts the call, from start (now_ns() when it was made) to now. */
+static void op_finish(Machine *m, SimOp op, uint64_t start) {
+        uint64_t owed = latency_owed_ns, deadline = now_ns() + owed;
+        struct timespec ts = {
+                .tv_sec = (time_t) (deadline / NSEC_PER_SEC),
+                .tv_nsec = (long) (deadline % NSEC_PER_SEC),
+        };
+
+        latency_owed_ns = 0;
+        while (owed > 0 && !m->exiting && now_ns() < deadline)
+                (void) pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+
+        if (op < 0 || op >= _OP_MAX)
+                return;
+        m->stats[op].count++;
+        m->stats[op].ns += now_ns() - start;
+        m->stats[op].latency_ns += owed;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1939,6 +2242,12 @@ static int attr_read(Machine *m, Node *n, char **ret, size_t *ret_size) {
                 break;
         case ATTR_SIM_FAULTS:
                 s = faults_read(m);
+                break;
+        case ATTR_SIM_LATENCY:
+                s = latency_read(m);
+                break;
+        case ATTR_SIM_STATS:
+                s = stats_read(m);
                 break;
         case ATTR_SIM_SEQNUM:
                 s = strdup_printf("%" PRIu64 "\n", m->seqnum);
@@ -2265,6 +2574,7 @@ static void platform_bind_links(Machine *m, bool bind) {
                         tree_remove(m->tree, tree_child(m->tree, dir, "driver"));
                 tree_remove(m->tree, tree_child(m->tree, m->platform.driver_dir, m->platform.device));
         }
+        latency_add(m, bind ? OP_FRAMEBUFFER_BIND : OP_FRAMEBUFFER_UNBIND, m->platform.device);
         m->platform.bound = bind;
         /* its fbN came with the driver's probe / goes with its remove, before the event */
         sync_nodes(m, NULL, true);
@@ -2314,9 +2624,54 @@ static ssize_t write_vtcon_bind(Machine *m, SimVtcon *v, const char *buf, size_t
         r = fault_check(m, "vtcon_bind", v->name);
         if (r < 0)
                 return r;
-        if (v->lv->kind == LISTING_VTCON_FB)
+        if (v->lv->kind == LISTING_VTCON_FB && v->bound != (value != 0)) {
+                latency_add(m, OP_VTCON_BIND, v->name);
                 v->bound = value != 0;
+        }
         return (ssize_t) size;
+}
+
+/* What a write to an attribute is, for the stats; _OP_INVALID for the simulator's own files
+ * (faults, release, latency, stats: not kernel operations). */
+static SimOp attr_op(AttrKind kind) {
+        switch (kind) {
+        case ATTR_DRV_BIND:
+                return OP_BIND;
+        case ATTR_DRV_UNBIND:
+                return OP_UNBIND;
+        case ATTR_SIM_LOAD_MODULE:
+                return OP_LOAD;
+        case ATTR_SIM_UNLOAD_MODULE:
+                return OP_UNLOAD;
+        case ATTR_VTCON_BIND:
+                return OP_VTCON_BIND;
+        case ATTR_PLAT_BIND:
+                return OP_FRAMEBUFFER_BIND;
+        case ATTR_PLAT_UNBIND:
+                return OP_FRAMEBUFFER_UNBIND;
+        case ATTR_DEV_DRIVER_OVERRIDE:
+                return OP_DRIVER_OVERRIDE;
+        case ATTR_BUS_DRIVERS_PROBE:
+                return OP_DRIVERS_PROBE;
+        case ATTR_DEV_REMOVE:
+                return OP_REMOVE;
+        case ATTR_DEV_RESCAN:
+        case ATTR_BUS_RESCAN:
+                return OP_RESCAN;
+        case ATTR_DEV_SRIOV_NUMVFS:
+                return OP_SRIOV_NUMVFS;
+        case ATTR_DRV_NEW_ID:
+                return OP_NEW_ID;
+        case ATTR_DRV_REMOVE_ID:
+                return OP_REMOVE_ID;
+        case ATTR_SIM_FAULTS:
+        case ATTR_SIM_RELEASE:
+        case ATTR_SIM_LATENCY:
+        case ATTR_SIM_STATS:
+                return _OP_INVALID;
+        default:
+                return OP_OTHER;
+        }
 }
 
 static ssize_t attr_write(Machine *m, AttrKind kind, void *obj, const char *buf, size_t size) {
@@ -2396,6 +2751,10 @@ static ssize_t attr_write(Machine *m, AttrKind kind, void *obj, const char *buf,
 
         case ATTR_SIM_FAULTS:
                 return faults_write(m, buf, size);
+        case ATTR_SIM_LATENCY:
+                return latency_write(m, buf, size);
+        case ATTR_SIM_STATS:
+                return stats_write(m, buf, size);
         case ATTR_SIM_RELEASE:
                 m->release_generation++;
                 pthread_cond_broadcast(&m->cond);
@@ -2468,6 +2827,8 @@ static int build_static_tree(Machine *m) {
         add_file(m, sim, "load_module", 0200, ATTR_SIM_LOAD_MODULE, NULL);
         add_file(m, sim, "unload_module", 0200, ATTR_SIM_UNLOAD_MODULE, NULL);
         add_file(m, sim, "state", 0444, ATTR_SIM_STATE, NULL);
+        add_file(m, sim, "latency", 0644, ATTR_SIM_LATENCY, NULL);
+        add_file(m, sim, "stats", 0644, ATTR_SIM_STATS, NULL);
 
         /* IOMMU */
         if (m->listing->iommu == LISTING_IOMMU_AMD) {
@@ -2649,7 +3010,15 @@ int machine_new(Machine **ret, Listing *listing) {
                 return -ENOMEM;
         }
         pthread_mutex_init(&m->lock, NULL);
-        pthread_cond_init(&m->cond, NULL);
+        {
+                /* latency sleeps wait on it with a deadline on the monotonic clock */
+                pthread_condattr_t attr;
+
+                pthread_condattr_init(&attr);
+                pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+                pthread_cond_init(&m->cond, &attr);
+                pthread_condattr_destroy(&attr);
+        }
         m->listing = listing;
         m->dev_fd = m->vfio_fd = m->dri_fd = m->snd_fd = -1;
         m->autoprobe = true;
@@ -2817,6 +3186,7 @@ Machine *machine_free(Machine *m) {
                 return NULL;
 
         faults_clear(m);
+        latencies_clear(m);
         for (size_t i = 0; i < m->n_devices; i++) {
                 free(m->devices[i].devpath);
                 free(m->devices[i].driver_override);
@@ -3040,9 +3410,11 @@ char *machine_proc_interrupts(Machine *m) {
 }
 
 int machine_module_insert(Machine *m, const char *name, machine_valid_t still_valid, void *userdata) {
+        uint64_t start = now_ns();
         SimModule *mod;
         int r;
 
+        latency_owed_ns = 0;
         pthread_mutex_lock(&m->lock);
         mod = find_module(m, name);
         if (m->exiting)
@@ -3058,14 +3430,17 @@ int machine_module_insert(Machine *m, const char *name, machine_valid_t still_va
                 else if (r >= 0)
                         r = module_insert(m, mod, false);
         }
+        op_finish(m, OP_LOAD, start);
         pthread_mutex_unlock(&m->lock);
         return r;
 }
 
 int machine_module_delete(Machine *m, const char *name, machine_valid_t still_valid, void *userdata) {
+        uint64_t start = now_ns();
         SimModule *mod;
         int r;
 
+        latency_owed_ns = 0;
         pthread_mutex_lock(&m->lock);
         mod = find_module(m, name);
         if (m->exiting)
@@ -3087,6 +3462,7 @@ int machine_module_delete(Machine *m, const char *name, machine_valid_t still_va
                 else if (r >= 0)
                         r = module_unload(m, mod);
         }
+        op_finish(m, OP_UNLOAD, start);
         pthread_mutex_unlock(&m->lock);
         return r;
 }
@@ -3129,6 +3505,7 @@ int machine_getattr(Machine *m, const char *path, struct stat *ret) {
         int r = 0;
 
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (n)
                 fill_stat(n, ret);
@@ -3146,6 +3523,7 @@ int machine_readlink(Machine *m, const char *path, char *buf, size_t size) {
                 return -EINVAL;
 
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (!n)
                 r = -ENOENT;
@@ -3164,6 +3542,7 @@ int machine_readdir(Machine *m, const char *path, machine_fill_t fill, void *use
         int r = 0;
 
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (!n)
                 r = -ENOENT;
@@ -3193,6 +3572,7 @@ int machine_open(Machine *m, const char *path, int flags) {
         int r = 0;
 
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (!n)
                 r = -ENOENT;
@@ -3213,6 +3593,7 @@ int machine_read(Machine *m, const char *path, char **ret_data, size_t *ret_size
         int r;
 
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (!n)
                 r = -ENODEV; /* the kernel's answer for an attribute of a removed device */
@@ -3227,12 +3608,16 @@ int machine_read(Machine *m, const char *path, char **ret_data, size_t *ret_size
 }
 
 ssize_t machine_write(Machine *m, const char *path, const char *buf, size_t size) {
+        uint64_t start = now_ns();
+        SimOp op = _OP_INVALID;
         AttrKind kind;
         void *obj;
         Node *n;
         ssize_t r;
 
+        latency_owed_ns = 0;
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (!n)
                 r = -ENODEV;
@@ -3246,8 +3631,11 @@ ssize_t machine_write(Machine *m, const char *path, const char *buf, size_t size
                 kind = (AttrKind) n->kind;
                 obj = n->obj;
                 n = NULL; /* may be freed by what follows */
+                op = attr_op(kind);
                 r = attr_write(m, kind, obj, buf, size);
         }
+        if (op >= 0)
+                op_finish(m, op, start);
         pthread_mutex_unlock(&m->lock);
         return r;
 }
@@ -3258,6 +3646,7 @@ int machine_truncate(Machine *m, const char *path) {
 
         /* sysfs ignores O_TRUNC on attributes */
         pthread_mutex_lock(&m->lock);
+        m->requests++;
         n = tree_lookup(m->tree, path);
         if (!n)
                 r = -ENOENT;

@@ -6,7 +6,8 @@
  * sriov_numvfs, new_id, module load/unload, faults), the class devices bound
  * drivers create (drm, net, block, sound, graphics), the vtconsoles, and the
  * files in the namespace's /dev (module nodes, /dev/fbN, /dev/vfio, /dev/dri,
- * /dev/snd), whose open files pin modules.
+ * /dev/snd), whose open files pin modules, and how long operations take
+ * (latency, stats).
  * All entry points take the machine lock; they are called from FUSE worker
  * threads.
  */
