@@ -29,9 +29,9 @@ static int hook_log(int error, const char *fmt, ...) _printf_(2, 3);
 static int hook_log(int error, const char *fmt, ...) {
         va_list ap;
 
-        if (error < 0)
-                errno = -error;
         fputs("passthru: ", stderr);
+        if (error < 0)
+                errno = -error;         /* for %m */
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
