@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Implementation of ctl-assign.h. The order matters (assign_call()):
- *   1. subscribe to the Progress signal of the target's group (sd_bus_match_signal()
- *      returns once the bus has answered AddMatch, so no signal of our call is missed);
+ *   1. subscribe to the Progress signal of the target's group, or of every group for a call
+ *      that names no object (sd_bus_match_signal() returns once the bus has answered
+ *      AddMatch, so no signal of our call is missed);
  *   2. start the polkit agent (on a terminal, unless --no-ask-password);
- *   3. make the call (Detach, Reattach, Gpu.Handoff, Gpu.Return) asynchronously and run
- *      the bus until the reply comes, printing each Progress signal as it arrives (they
- *      precede the reply on the connection, so every one is printed before the outcome);
+ *   3. make the call (Detach, Reattach, Gpu.Handoff, Gpu.Return, Manager.StartGuest)
+ *      asynchronously and run the bus until the reply comes, printing each Progress signal
+ *      as it arrives (they precede the reply on the connection, so every one is printed
+ *      before the outcome);
  *   4. stop the agent and hand the steps back; run_assign() then prints the outcome: the
  *      steps not announced by a Progress signal (those the daemon did not announce, e.g.
  *      "unchanged") and a summary line.
@@ -65,6 +67,12 @@ static int on_reply(sd_bus_message *m, void *userdata, _unused_ sd_bus_error *re
 static int log_call_error(const sd_bus_error *e) {
         _cleanup_free_ char *name = NULL, *message = NULL;
         int r;
+
+        /* The call was the first to reach for the daemon (Manager.StartGuest): say it is not
+         * running as every other command does. */
+        if (sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+            sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                return log_bus_error(e, -EHOSTDOWN, "The call failed");
 
         name = strdup_printable(strempty(e->name));
         message = strdup_printable(strempty(e->message));
@@ -257,6 +265,13 @@ int assign_call(sd_bus *bus, sd_bus_message *m, const AssignCall *call, Steps *r
                 r = subscribe_progress(bus, call->progress_path, call->progress_is_group, &c, &progress);
                 if (r < 0)
                         return r;
+        } else if (call->progress_any_group) {
+                /* Any group's: the daemon picks the GPU. An operation another client runs on
+                 * another group at the same time would show too. */
+                r = sd_bus_match_signal(bus, &progress, PASSTHRU_SERVICE, NULL, PASSTHRU_GROUP_INTERFACE,
+                                        "Progress", on_progress, &c);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to subscribe to the Progress signals: %m");
         }
 
         if (call->ask_password) {

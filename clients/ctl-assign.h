@@ -42,6 +42,9 @@ typedef struct AssignCall {
                                          * this device's group (its Group property); NULL:
                                          * none (JSON, dry runs) */
         bool progress_is_group;
+        bool progress_any_group;        /* print the Progress signals of every group (the call
+                                         * names no object: Manager.StartGuest); with
+                                         * progress_path NULL */
         bool ask_password;              /* allow interactive authorization, start pkttyagent on a tty */
         size_t step_width;              /* padding of the step names; 0: STEP_WIDTH */
 } AssignCall;

@@ -6,7 +6,9 @@
  * rather than the bus's UnknownMethod. handoff and return then make their call through
  * assign_call() (ctl-assign.c: the Progress signals of the GPU's group, the polkit agent,
  * the error reply) and print the outcome; consumers calls GetConsumers() and prints a
- * table. Owns the resolved GPU and the replies while it runs.
+ * table. start makes Manager.StartGuest() through assign_call() as well, following the
+ * Progress signals of every group since it does not know the GPU; guests calls
+ * Manager.GetGuests() and prints a table. Owns the resolved GPU and the replies while it runs.
  */
 #include <inttypes.h>
 
@@ -99,8 +101,8 @@ static int new_gpu_call(sd_bus *bus, const Gpu *gpu, const char *method, sd_bus_
         return 0;
 }
 
-/* Only the options given: the daemon's defaults are false. */
-static int append_options(sd_bus_message *m, bool dry_run, bool stop_display_manager) {
+/* Only the options given: the daemon's defaults are false, except "start" (true). */
+static int append_options(sd_bus_message *m, bool dry_run, bool stop_display_manager, bool no_start) {
         int r;
 
         r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
@@ -113,6 +115,11 @@ static int append_options(sd_bus_message *m, bool dry_run, bool stop_display_man
         }
         if (stop_display_manager) {
                 r = sd_bus_message_append(m, "{sv}", "stop-display-manager", "b", 1);
+                if (r < 0)
+                        return r;
+        }
+        if (no_start) {
+                r = sd_bus_message_append(m, "{sv}", "start", "b", 0);
                 if (r < 0)
                         return r;
         }
@@ -251,7 +258,7 @@ int run_handoff(sd_bus *bus, const char *address, const char *domain, const Hand
                 return r;
         r = sd_bus_message_append(m, "s", domain);
         if (r >= 0)
-                r = append_options(m, o->dry_run, o->stop_display_manager);
+                r = append_options(m, o->dry_run, o->stop_display_manager, o->no_start);
         if (r < 0)
                 return log_error_errno(r, "Failed to append the arguments of Handoff(): %m");
 
@@ -280,7 +287,8 @@ int run_handoff(sd_bus *bus, const char *address, const char *domain, const Hand
         if (isempty(domain))
                 printf("Handed %s off (no domain): %zu step%s.\n", gpu.name, n, n == 1 ? "" : "s");
         else
-                printf("Handed %s off (domain %s): %zu step%s.\n", gpu.name, shown_domain, n, n == 1 ? "" : "s");
+                printf("Handed %s off (domain %s%s): %zu step%s.\n", gpu.name, shown_domain,
+                       o->no_start ? ", not started" : "", n, n == 1 ? "" : "s");
         return flush_stdout();
 }
 
@@ -298,7 +306,7 @@ int run_return(sd_bus *bus, const char *address, const HandoffOptions *o) {
         r = new_gpu_call(bus, &gpu, "Return", &m);
         if (r < 0)
                 return r;
-        r = append_options(m, o->dry_run, false);
+        r = append_options(m, o->dry_run, false, false);
         if (r < 0)
                 return log_error_errno(r, "Failed to append the arguments of Return(): %m");
 
@@ -383,6 +391,234 @@ int run_consumers(sd_bus *bus, const char *address, const HandoffOptions *o) {
         if (table_rows(t) == 0) {
                 printf("No process holds %s's nodes.\n", gpu.name);
                 return flush_stdout();
+        }
+        r = table_print(t, stdout);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write to standard output: %m");
+        return flush_stdout();
+}
+
+int run_start(sd_bus *bus, const char *domain, const HandoffOptions *o) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(steps_done) Steps steps = {}, shown = {}, consumers = {};
+        _cleanup_free_ char *shown_domain = NULL;
+        size_t n;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, PASSTHRU_SERVICE, PASSTHRU_PATH, PASSTHRU_MANAGER_INTERFACE,
+                                           "StartGuest");
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the StartGuest() call: %m");
+        /* The daemon looks the domain up (by name or UUID) and validates it. */
+        r = sd_bus_message_append(m, "s", domain);
+        if (r >= 0)
+                r = append_options(m, o->dry_run, o->stop_display_manager, false);
+        if (r < 0)
+                return log_error_errno(r, "Failed to append the arguments of StartGuest(): %m");
+
+        r = assign_call(bus, m,
+                        &(const AssignCall) {
+                                /* We do not know the GPU: any group's progress (not for JSON,
+                                 * nor for a dry run, which signals nothing). */
+                                .progress_any_group = !o->json && !o->dry_run,
+                                .ask_password = o->ask_password,
+                                .step_width = HANDOFF_STEP_WIDTH,
+                        },
+                        &steps, &shown);
+        if (r < 0)
+                return r;
+
+        r = split_consumers(&steps, &consumers);
+        if (r < 0)
+                return log_oom();
+
+        if (o->json)
+                return print_json(&steps, o->dry_run ? &consumers : NULL, o);
+
+        if (o->dry_run)
+                return print_dry_run(&steps, &consumers);
+
+        r = assign_print_steps(&steps, &shown, HANDOFF_STEP_WIDTH);
+        if (r < 0)
+                return r;
+
+        shown_domain = strdup_printable(domain);
+        if (!shown_domain)
+                return log_oom();
+        n = steps_count_done(&steps);
+        printf("Handed the GPU off to %s and started it: %zu step%s.\n", shown_domain, n, n == 1 ? "" : "s");
+        return flush_stdout();
+}
+
+typedef struct Guest {
+        char *domain;
+        char *state;
+        char **devices;         /* object paths, then (guest_resolve()) addresses */
+} Guest;
+
+typedef struct Guests {
+        Guest *items;
+        size_t n;
+} Guests;
+
+static void guests_done(Guests *g) {
+        for (size_t i = 0; i < g->n; i++) {
+                free(g->items[i].domain);
+                free(g->items[i].state);
+                strv_free(g->items[i].devices);
+        }
+        g->items = mfree(g->items);
+        g->n = 0;
+}
+
+/* The reply of GetGuests(), a(ssao). */
+static int guests_read(sd_bus_message *reply, Guests *ret) {
+        int r;
+
+        r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(ssao)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_STRUCT, "ssao")) > 0) {
+                _cleanup_strv_free_ char **devices = NULL;
+                const char *domain, *state;
+                Guest *items;
+
+                r = sd_bus_message_read(reply, "ss", &domain, &state);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_read_strv(reply, &devices);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return r;
+
+                items = reallocarray(ret->items, ret->n + 1, sizeof(Guest));
+                if (!items)
+                        return -ENOMEM;
+                ret->items = items;
+                items[ret->n] = (Guest) {
+                        .domain = strdup(domain),
+                        .state = strdup(state),
+                        .devices = TAKE_PTR(devices),
+                };
+                ret->n++;
+                if (!items[ret->n - 1].domain || !items[ret->n - 1].state)
+                        return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(reply);
+}
+
+/* The address of the device at path: from the path itself (…/pci_0000_26_00_0), else its
+ * Address property, else (a device gone meanwhile) the path. */
+static char *device_address(sd_bus *bus, const char *path) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char buf[13], *address = NULL;
+        int r;
+
+        if (address_from_device_path(path, buf) >= 0)
+                return strdup(buf);
+
+        r = sd_bus_get_property_string(bus, PASSTHRU_SERVICE, path, PASSTHRU_DEVICE_INTERFACE, "Address",
+                                       &error, &address);
+        if (r < 0) {
+                log_debug("Failed to read the Address of %s: %s", path,
+                          sd_bus_error_is_set(&error) ? error.message : strerror(-r));
+                sd_bus_error_free(&error);
+                return strdup(path);
+        }
+        return address;
+}
+
+/* Replaces the object paths of each guest's devices by their addresses. */
+static int guests_resolve(sd_bus *bus, Guests *g) {
+        for (size_t i = 0; i < g->n; i++)
+                for (char **d = g->items[i].devices; d && *d; d++) {
+                        char *a = device_address(bus, *d);
+
+                        if (!a)
+                                return -ENOMEM;
+                        free(*d);
+                        *d = a;
+                }
+        return 0;
+}
+
+/* "26:00.0 26:00.1 28:00.3" */
+static char *addresses_join(char * const *addresses) {
+        char *s = NULL;
+        size_t n = 0;
+        FILE *f;
+
+        f = open_memstream(&s, &n);
+        if (!f)
+                return NULL;
+        for (char * const *a = addresses; a && *a; a++)
+                fprintf(f, "%s%s", a == addresses ? "" : " ", address_short(*a));
+        if (fclose(f) != 0)
+                return mfree(s);
+        return s;
+}
+
+int run_guests(sd_bus *bus, const HandoffOptions *o) {
+        static const char * const header[] = { "DOMAIN", "STATE", "DEVICES" };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(guests_done) Guests guests = {};
+        _cleanup_(table_freep) Table *t = NULL;
+        int r;
+
+        r = bus_call(bus, PASSTHRU_MANAGER_INTERFACE, "GetGuests", &reply, NULL);
+        if (r < 0)
+                return r;
+        r = guests_read(reply, &guests);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse the reply of GetGuests(): %m");
+        r = guests_resolve(bus, &guests);
+        if (r < 0)
+                return log_oom();
+
+        if (o->json) {
+                _cleanup_(json_done) JsonWriter w;
+
+                json_init_stream(&w, o->json_pretty, stdout);
+                json_begin_array(&w);
+                for (size_t i = 0; i < guests.n; i++) {
+                        json_begin_object(&w);
+                        json_kv_string(&w, "domain", guests.items[i].domain);
+                        json_kv_string(&w, "state", guests.items[i].state);
+                        json_key(&w, "devices");
+                        json_begin_array(&w);
+                        for (char **d = guests.items[i].devices; d && *d; d++)
+                                json_string(&w, *d);
+                        json_end_array(&w);
+                        json_end_object(&w);
+                }
+                json_end_array(&w);
+                return output_json(&w);
+        }
+
+        if (guests.n == 0) {
+                printf("No guest holds a device handed off by passthrud.\n");
+                return flush_stdout();
+        }
+
+        t = table_new(ELEMENTSOF(header));
+        if (!t || table_set_header(t, header) < 0)
+                return log_oom();
+        for (size_t i = 0; i < guests.n; i++) {
+                const Guest *g = guests.items + i;
+                _cleanup_free_ char *devices = addresses_join(g->devices);
+
+                if (!devices)
+                        return log_oom();
+                r = table_add_row(t, (const char *[]) { g->domain, g->state, isempty(devices) ? "-" : devices },
+                                  (const char *[]) { NULL, streq(g->state, "running") ? ANSI_GREEN : NULL, NULL });
+                if (r < 0)
+                        return log_oom();
         }
         r = table_print(t, stdout);
         if (r < 0)

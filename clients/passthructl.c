@@ -7,9 +7,10 @@
  * docs/passthructl.md and are an interface). Every verb that shows objects makes exactly
  * one GetManagedObjects() call (plus GetDevice()/GetGroup()/Diagnose() where needed) and
  * works on the sorted snapshot of ctl-model.c. monitor lives in ctl-monitor.c; detach
- * and reattach resolve their target here and run in ctl-assign.c; handoff, return and
- * consumers run in ctl-handoff.c; reserve, unreserve and reservations run in
- * ctl-reserve.c.
+ * and reattach resolve their target here and run in ctl-assign.c; handoff, return,
+ * consumers, start and guests run in ctl-handoff.c; reserve, unreserve and reservations run
+ * in ctl-reserve.c; libvirt-hook, which libvirt runs with its own arguments (never parsed as
+ * options), in ctl-hook.c.
  *
  * Exit statuses: 0 success, 1 failure (bus or daemon error, daemon not running),
  * 2 usage error.
@@ -22,6 +23,7 @@
 #include "ctl-assign.h"
 #include "ctl-bus.h"
 #include "ctl-handoff.h"
+#include "ctl-hook.h"
 #include "ctl-json.h"
 #include "ctl-model.h"
 #include "ctl-monitor.h"
@@ -41,6 +43,7 @@ static bool arg_dry_run = false;
 static bool arg_override = false;
 static bool arg_ask_password = true;
 static bool arg_stop_display_manager = false;
+static bool arg_no_start = false;
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -968,6 +971,7 @@ static HandoffOptions handoff_options(void) {
         return (HandoffOptions) {
                 .dry_run = arg_dry_run,
                 .stop_display_manager = arg_stop_display_manager,
+                .no_start = arg_no_start,
                 .ask_password = arg_ask_password,
                 .json = arg_json,
                 .json_pretty = arg_json_pretty,
@@ -991,6 +995,24 @@ static int verb_consumers(sd_bus *bus, char **args) {
         HandoffOptions o = handoff_options();
 
         return run_consumers(bus, args[0], &o);
+}
+
+static int verb_start(sd_bus *bus, char **args) {
+        HandoffOptions o = handoff_options();
+
+        return run_start(bus, args[0], &o);
+}
+
+static int verb_guests(sd_bus *bus, _unused_ char **args) {
+        HandoffOptions o = handoff_options();
+
+        return run_guests(bus, &o);
+}
+
+/* Reached only with options before the command (libvirt runs "passthructl libvirt-hook …",
+ * which main() hands over unparsed); verify_args() refused any that matters. */
+static int verb_libvirt_hook(_unused_ sd_bus *bus, char **args) {
+        return run_libvirt_hook(args, strv_length(args)) == 0 ? 0 : -EIO;
 }
 
 static ReserveOptions reserve_options(void) {
@@ -1062,13 +1084,23 @@ static int help(void) {
                "  handoff GPU [DOMAIN]\n"
                "                       Release the host's hold on a GPU (consoles, frame\n"
                "                       buffer, its driver's modules) and give it with its\n"
-               "                       companions to vfio-pci, for the libvirt domain DOMAIN\n"
-               "                       (none: detach only), showing each step\n"
+               "                       companions to vfio-pci, for the libvirt domain DOMAIN,\n"
+               "                       then start DOMAIN (none: detach only), showing each step\n"
                "  return GPU           Undo the handoff of GPU exactly: drivers, modules,\n"
                "                       frame buffer, consoles back; handoff and return need\n"
                "                       authorization (polkit action org.passthru1.gpu.handoff)\n"
                "  consumers GPU        List the processes holding the device nodes of GPU and\n"
                "                       its companions (they make a handoff fail)\n"
+               "  start DOMAIN         Hand the GPU that the libvirt domain DOMAIN lists among\n"
+               "                       its PCI host devices off as handoff does, then start\n"
+               "                       DOMAIN; same authorization as handoff\n"
+               "  guests               List the libvirt domains holding handed-off devices, with\n"
+               "                       their state and devices\n"
+               "  libvirt-hook GUEST OPERATION SUB-OPERATION EXTRA\n"
+               "                       libvirt's qemu hook (installed as qemu.d/passthru): hand\n"
+               "                       the GPU among the guest's PCI host devices off on\n"
+               "                       \"prepare begin\" (domain XML on standard input), return\n"
+               "                       it on \"release end\"\n"
                "  help                 Show this help\n"
                "\n"
                "Options:\n"
@@ -1079,16 +1111,20 @@ static int help(void) {
                "     --color=WHEN      Colour the output: \"auto\" (the default: when standard\n"
                "                       output is a terminal), \"always\" or \"never\"\n"
                "     --no-color        Same as --color=never\n"
-               "     --dry-run         detach, reattach, handoff, return: print the steps that\n"
-               "                       would be done (handoff: and the consumers), change nothing\n"
+               "     --dry-run         detach, reattach, handoff, return, start: print the steps\n"
+               "                       that would be done (handoff, start: and the consumers),\n"
+               "                       change nothing\n"
                "     --override        detach, reattach, reserve: proceed although the host\n"
                "                       needs the device (boot VGA of a live session, root\n"
                "                       disk controller, ...); also needs org.passthru1.override\n"
                "     --no-ask-password Do not ask for a password: fail when polkit would need\n"
                "                       one (no polkit agent is started)\n"
                "     --stop-display-manager\n"
-               "                       handoff: when the GPU drives the host's desktop, stop\n"
-               "                       display-manager.service first (return starts it again)\n"
+               "                       handoff, start: when the GPU drives the host's desktop,\n"
+               "                       stop display-manager.service first (return starts it\n"
+               "                       again)\n"
+               "     --no-start        handoff with a DOMAIN: hand the GPU off without starting\n"
+               "                       the domain\n"
                "\n"
                "Exit status:\n"
                "  0                    Success\n"
@@ -1121,8 +1157,10 @@ static int help(void) {
                "  %1$s handoff 26:00.0 win10 --dry-run\n"
                "                                    What handing the GPU to win10 would do\n"
                "  %1$s handoff 26:00.0 win10\n"
-               "                                    Hand the GPU at 26:00.0 to the domain win10\n"
+               "                                    Hand the GPU at 26:00.0 to win10, start win10\n"
                "  %1$s return 26:00.0        Give it back to the host\n"
+               "  %1$s start win10           Hand win10's GPU off and start win10\n"
+               "  %1$s guests                Which domains hold handed-off devices\n"
                "\n"
                "See passthructl(1); the JSON output is described in passthructl.md.\n",
                program_invocation_short_name);
@@ -1156,6 +1194,9 @@ static const Verb verbs[] = {
         { "handoff",      1, 2, true,  verb_handoff      },
         { "return",       1, 1, true,  verb_return       },
         { "consumers",    1, 1, true,  verb_consumers    },
+        { "start",        1, 1, true,  verb_start        },
+        { "guests",       0, 0, true,  verb_guests       },
+        { "libvirt-hook", 3, SIZE_MAX, false, verb_libvirt_hook },
         { "help",         0, 0, false, verb_help         },
 };
 
@@ -1164,16 +1205,27 @@ static int verify_args(const Verb *v, char **args, size_t n) {
         bool reserve = streq(v->name, "reserve") || streq(v->name, "unreserve");
         bool handoff = streq(v->name, "handoff") || streq(v->name, "return");
         bool gpu = handoff || streq(v->name, "consumers");
+        bool start = streq(v->name, "start");
         uint32_t number;
 
+        /* libvirt passes its arguments and nothing else. */
+        if (streq(v->name, "libvirt-hook") &&
+            (arg_json || arg_dry_run || arg_override || arg_stop_display_manager || arg_no_start || !arg_ask_password))
+                return log_usage("'libvirt-hook' takes no options: libvirt runs it as "
+                                 "'passthructl libvirt-hook GUEST OPERATION SUB-OPERATION EXTRA'.");
+
         /* Ignoring them would do for real what was meant as a trial, or without the
-         * override (or the display manager's stop) asked for. */
-        if (arg_dry_run && !assign && !handoff)
-                return log_usage("Option '--dry-run' is only for 'detach', 'reattach', 'handoff' and 'return'.");
+         * override (or the display manager's stop) asked for, or start what was not to be. */
+        if (arg_dry_run && !assign && !handoff && !start)
+                return log_usage("Option '--dry-run' is only for 'detach', 'reattach', 'handoff', 'return' and 'start'.");
         if (arg_override && !assign && !streq(v->name, "reserve"))
                 return log_usage("Option '--override' is only for 'detach', 'reattach' and 'reserve'.");
-        if (arg_stop_display_manager && !streq(v->name, "handoff"))
-                return log_usage("Option '--stop-display-manager' is only for 'handoff'.");
+        if (arg_stop_display_manager && !streq(v->name, "handoff") && !start)
+                return log_usage("Option '--stop-display-manager' is only for 'handoff' and 'start'.");
+        if (arg_no_start && !streq(v->name, "handoff"))
+                return log_usage("Option '--no-start' is only for 'handoff'.");
+        if (arg_no_start && (n == 1 || (n == 2 && isempty(args[1]))))
+                return log_usage("Option '--no-start' needs a DOMAIN: 'handoff' without one starts nothing.");
 
         /* A reservation is of one function: its address, never a group's number. */
         if (reserve && n > 0 && streq(args[0], "group"))
@@ -1191,6 +1243,11 @@ static int verify_args(const Verb *v, char **args, size_t n) {
                         return log_usage("'%s' needs an ADDRESS.", v->name);
                 if (gpu)
                         return log_usage("'%s' needs the ADDRESS of a GPU.", v->name);
+                if (start)
+                        return log_usage("'start' needs the name (or UUID) of a libvirt DOMAIN.");
+                if (streq(v->name, "libvirt-hook"))
+                        return log_usage("'libvirt-hook' needs the arguments libvirt passes to its qemu hook: "
+                                         "GUEST OPERATION SUB-OPERATION [EXTRA].");
                 return log_usage("Too few arguments for '%s'.", v->name);
         }
         if (n > v->max_args) {
@@ -1201,6 +1258,8 @@ static int verify_args(const Verb *v, char **args, size_t n) {
                                          "at most one DOMAIN.");
                 if (gpu)
                         return log_usage("Too many arguments for '%s': one GPU's ADDRESS.", v->name);
+                if (start)
+                        return log_usage("Too many arguments for 'start': one DOMAIN.");
                 return log_usage("Too many arguments for '%s'.", v->name);
         }
 
@@ -1229,6 +1288,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_OVERRIDE,
                 ARG_NO_ASK_PASSWORD,
                 ARG_STOP_DISPLAY_MANAGER,
+                ARG_NO_START,
         };
         static const struct option options[] = {
                 { "help",                 no_argument,       NULL, 'h'                      },
@@ -1241,6 +1301,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "override",             no_argument,       NULL, ARG_OVERRIDE             },
                 { "no-ask-password",      no_argument,       NULL, ARG_NO_ASK_PASSWORD      },
                 { "stop-display-manager", no_argument,       NULL, ARG_STOP_DISPLAY_MANAGER },
+                { "no-start",             no_argument,       NULL, ARG_NO_START             },
                 {}
         };
         int c, r;
@@ -1297,6 +1358,10 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_stop_display_manager = true;
                         break;
 
+                case ARG_NO_START:
+                        arg_no_start = true;
+                        break;
+
                 case ':':
                         return log_usage("Option '%s' needs an argument.", argv[optind - 1]);
 
@@ -1326,6 +1391,11 @@ int main(int argc, char *argv[]) {
         char **args;
         size_t n_args;
         int r;
+
+        /* libvirt's hook protocol: libvirt's arguments verbatim, no option parsing (a guest's
+         * name may begin with '-'), its own exit statuses. */
+        if (argc >= 2 && streq(argv[1], "libvirt-hook"))
+                return run_libvirt_hook(argv + 2, (size_t) (argc - 2));
 
         r = parse_argv(argc, argv);
         if (r < 0)

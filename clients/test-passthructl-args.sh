@@ -49,7 +49,7 @@ usage_error "Unknown option '--frobnicate'."                      detach --frobn
 usage_error "Unknown option '--dry-runs'."                        detach --dry-runs group 16
 usage_error "Option '--override' takes no argument."              detach --override=yes group 16
 usage_error "Option '--no-ask-password' takes no argument."       reattach --no-ask-password=1 26:00.0
-usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff' and 'return'." rescan --dry-run
+usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff', 'return' and 'start'." rescan --dry-run
 usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." list --override
 usage_error "Invalid IOMMU group number 'x'."                     show group x
 
@@ -62,9 +62,9 @@ usage_error "'reserve' takes the ADDRESS of one function, not a group: reserve e
 usage_error "'reserve' takes the ADDRESS of one function, not a group:" reserve group
 usage_error "'unreserve' takes the ADDRESS of one function, not a group: unreserve each function" unreserve group 16
 usage_error "Too many arguments for 'reservations'."              reservations 26:00.0
-usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff' and 'return'." reserve --dry-run 26:00.0
-usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff' and 'return'." unreserve 26:00.0 --dry-run
-usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff' and 'return'." reservations --dry-run
+usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff', 'return' and 'start'." reserve --dry-run 26:00.0
+usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff', 'return' and 'start'." unreserve 26:00.0 --dry-run
+usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff', 'return' and 'start'." reservations --dry-run
 usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." unreserve --override 26:00.0
 usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." reservations --override
 usage_error "Option '--override' takes no argument."              reserve --override=1 26:00.0
@@ -79,14 +79,30 @@ usage_error "Too many arguments for 'consumers': one GPU's ADDRESS." consumers 2
 usage_error "'handoff' takes the ADDRESS of a GPU, not a group:"  handoff group 16
 usage_error "'return' takes the ADDRESS of a GPU, not a group:"   return group 16
 usage_error "'consumers' takes the ADDRESS of a GPU, not a group:" consumers group
-usage_error "Option '--stop-display-manager' is only for 'handoff'." return 26:00.0 --stop-display-manager
-usage_error "Option '--stop-display-manager' is only for 'handoff'." detach --stop-display-manager group 16
-usage_error "Option '--stop-display-manager' is only for 'handoff'." status --stop-display-manager
+usage_error "Option '--stop-display-manager' is only for 'handoff' and 'start'." return 26:00.0 --stop-display-manager
+usage_error "Option '--stop-display-manager' is only for 'handoff' and 'start'." detach --stop-display-manager group 16
+usage_error "Option '--stop-display-manager' is only for 'handoff' and 'start'." status --stop-display-manager
 usage_error "Option '--stop-display-manager' takes no argument."  handoff --stop-display-manager=yes 26:00.0
-usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff' and 'return'." consumers 26:00.0 --dry-run
+usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff', 'return' and 'start'." consumers 26:00.0 --dry-run
 usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." handoff 26:00.0 --override
 usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." return --override 26:00.0
 usage_error "Unknown option '--stop-display-managers'."          handoff --stop-display-managers 26:00.0
+usage_error "Option '--no-start' needs a DOMAIN: 'handoff' without one starts nothing." handoff 26:00.0 --no-start
+usage_error "Option '--no-start' needs a DOMAIN: 'handoff' without one starts nothing." handoff --no-start 26:00.0 ''
+usage_error "Option '--no-start' is only for 'handoff'."          start win10 --no-start
+usage_error "Option '--no-start' is only for 'handoff'."          return 26:00.0 --no-start
+usage_error "Option '--no-start' takes no argument."              handoff --no-start=1 26:00.0 win10
+
+# start, guests, libvirt-hook
+usage_error "'start' needs the name (or UUID) of a libvirt DOMAIN." start
+usage_error "'start' needs the name (or UUID) of a libvirt DOMAIN." start --dry-run --json
+usage_error "Too many arguments for 'start': one DOMAIN."         start win10 win11
+usage_error "Option '--override' is only for 'detach', 'reattach' and 'reserve'." start win10 --override
+usage_error "Too many arguments for 'guests'."                    guests win10
+usage_error "Option '--dry-run' is only for 'detach', 'reattach', 'handoff', 'return' and 'start'." guests --dry-run
+usage_error "Option '--stop-display-manager' is only for 'handoff' and 'start'." guests --stop-display-manager
+usage_error "'libvirt-hook' needs the arguments libvirt passes to its qemu hook: GUEST OPERATION SUB-OPERATION [EXTRA]." --no-color libvirt-hook win10 prepare
+usage_error "'libvirt-hook' takes no options: libvirt runs it as 'passthructl libvirt-hook GUEST OPERATION SUB-OPERATION EXTRA'." --json libvirt-hook win10 prepare begin -
 
 # The help names the new commands and options.
 if ! "$ctl" --help >"$out" 2>"$err"; then
@@ -96,7 +112,8 @@ fi
 for word in "detach ADDRESS" "detach group N" "reattach ADDRESS" "reattach group N" \
             "reserve ADDRESS" "unreserve ADDRESS" reservations org.passthru1.configure \
             "handoff GPU [DOMAIN]" "return GPU" "consumers GPU" org.passthru1.gpu.handoff \
-            --dry-run --override --no-ask-password org.passthru1.override --stop-display-manager; do
+            "start DOMAIN" guests "libvirt-hook GUEST OPERATION SUB-OPERATION EXTRA" \
+            --dry-run --override --no-ask-password org.passthru1.override --stop-display-manager --no-start; do
         if ! grep -qF -- "$word" "$out"; then
                 echo "FAIL: --help does not mention '$word'"
                 failures=$((failures + 1))
@@ -110,7 +127,10 @@ for args in "detach 26:00.0" "detach group 16 --dry-run --override --no-ask-pass
             "reservations --json=pretty" "reserve 0000:26:00.0" \
             "handoff 26:00.0" "handoff 26:00.0 win10 --dry-run --stop-display-manager --no-ask-password --json" \
             "handoff --stop-display-manager 0000:26:00.0 -- -odd-domain" "return pci_0000_26_00_0 --dry-run --json=pretty" \
-            "return 26:00.0 --no-ask-password" "consumers 26:00.0 --json"; do
+            "return 26:00.0 --no-ask-password" "consumers 26:00.0 --json" \
+            "handoff 26:00.0 win10 --no-start" "handoff --no-start --dry-run --json 26:00.0 win10" \
+            "start win10" "start win10 --dry-run --stop-display-manager --no-ask-password --json=pretty" \
+            "start -- -odd-domain" "guests" "guests --json"; do
         # shellcheck disable=SC2086
         "$ctl" $args >"$out" 2>"$err"
         code=$?

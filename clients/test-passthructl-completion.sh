@@ -60,7 +60,7 @@ check() {
 
 check "passthructl de"                  is    "detach"
 check "passthructl di"                  is    "diagnose"
-check "passthructl "                    is    "consumers detach diagnose handoff help list monitor reattach rescan reservations reserve return show status unreserve"
+check "passthructl "                    is    "consumers detach diagnose guests handoff help list monitor reattach rescan reservations reserve return show start status unreserve"
 check "passthructl --json re"           is    "reattach rescan reservations reserve return"
 check "passthructl un"                  is    "unreserve"
 check "passthructl detach --"           has   "--dry-run --override --no-ask-password --json --help"
@@ -114,6 +114,21 @@ check "passthructl return --"           lacks "--override --stop-display-manager
 check "passthructl consumers --"        lacks "--dry-run --override --no-ask-password --stop-display-manager"
 check "passthructl detach --"           lacks "--stop-display-manager"
 check "passthructl --st"                is    "--stop-display-manager"
+
+# start, guests, handoff --no-start; libvirt-hook is libvirt's, not offered
+check "passthructl s"                   is    "show start status"
+check "passthructl g"                   is    "guests"
+check "passthructl l"                   is    "list"
+check "passthructl start --"            has   "--dry-run --stop-display-manager --no-ask-password --json --help"
+check "passthructl start --"            lacks "--override --no-start"
+check "passthructl start win10 --n"     is    "--no-ask-password --no-color"
+check "passthructl start "              is    ""
+check "passthructl guests --"           lacks "--dry-run --override --no-ask-password --stop-display-manager --no-start"
+check "passthructl guests --j"          is    "--json --json=pretty --json=short"
+check "passthructl guests "             is    ""
+check "passthructl handoff 26:00.0 win10 --no-s" is "--no-start"
+check "passthructl return --"           lacks "--no-start"
+check "passthructl --no-st"             is    "--no-start"
 
 touch "$stub/no-daemon"
 check "passthructl show "               is    "group"

@@ -239,11 +239,11 @@ def ctl_handoff_usage_errors_exit_2(bed):
                           (("handoff", "group", "23"), "'handoff' takes the ADDRESS of a GPU, not a group:"),
                           (("handoff", "26:00.0", "win10", "win11"), "Too many arguments for 'handoff':"),
                           (("return", "26:00.0", "--stop-display-manager"),
-                           "Option '--stop-display-manager' is only for 'handoff'."),
+                           "Option '--stop-display-manager' is only for 'handoff' and 'start'."),
                           (("handoff", "26:00.0", "--override"),
                            "Option '--override' is only for 'detach', 'reattach' and 'reserve'."),
                           (("consumers", "26:00.0", "--dry-run"),
-                           "Option '--dry-run' is only for 'detach', 'reattach', 'handoff' and 'return'."),
+                           "Option '--dry-run' is only for 'detach', 'reattach', 'handoff', 'return' and 'start'."),
                           (("return",), "'return' needs the ADDRESS of a GPU."),
                           (("consumers", "26:00.0", "26:00.1"), "Too many arguments for 'consumers':")):
         r = bed.ctl(*args)
