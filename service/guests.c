@@ -146,15 +146,15 @@ static void on_disconnected(VirtConnection *c, int reason, void *userdata) {
                     virt_connection_uri(c), strna(virt_close_reason_to_string(reason)));
 }
 
+static int guests_setup(Manager *m);
+
 void manager_guests_update_watch(Manager *m) {
         bool want = false;
 
-        if (!m->virt)
-                return;
         for (size_t i = 0; i < m->n_handoffs; i++)
                 if (m->handoffs[i].domain)
                         want = true;
-        if (want == m->virt_watching)
+        if (want == m->virt_watching || (want && guests_setup(m) < 0))
                 return;
         m->virt_watching = want;
         if (!want) {
@@ -171,7 +171,9 @@ void manager_guests_update_watch(Manager *m) {
                             virt_connection_uri(m->virt), strna(msg));
 }
 
-int manager_guests_start(Manager *m) {
+/* libvirt is initialized only once something needs it: a daemon that never hands a GPU to a
+ * domain does not carry libvirt's drivers in memory (about 12 MiB). */
+static int guests_setup(Manager *m) {
         static const VirtHandlers handlers = {
                 .lifecycle = on_lifecycle,
                 .disconnected = on_disconnected,
@@ -179,12 +181,18 @@ int manager_guests_start(Manager *m) {
         };
         int r;
 
+        if (m->virt)
+                return 0;
         r = virt_event_register(m->event);
         if (r < 0)
                 return log_error_errno(r, "Failed to bridge libvirt's event loop: %m");
         r = virt_connection_new(m->event, m->config.libvirt_uri, &handlers, m, &m->virt);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the libvirt connection: %m");
+        return 0;
+}
+
+int manager_guests_start(Manager *m) {
         manager_guests_update_watch(m);
         /* The records left by the last instance: what became of their domains meanwhile. */
         if (m->virt_watching && virt_connection_is_connected(m->virt))
@@ -201,8 +209,10 @@ int manager_guests_need(Manager *m, sd_bus_error *error) {
         _cleanup_free_ char *msg = NULL;
         int r;
 
-        if (!m->virt)
-                return sd_bus_error_set(error, PASSTHRU_ERROR_NOT_SUPPORTED, "libvirt is not set up in this daemon.");
+        if (guests_setup(m) < 0)
+                return sd_bus_error_set(error, PASSTHRU_ERROR_FAILED,
+                                        "libvirt could not be set up in the daemon (see its journal); nothing was "
+                                        "changed.");
         r = virt_connection_need(m->virt, &msg);
         if (r < 0) {
                 virt_connection_release(m->virt);
