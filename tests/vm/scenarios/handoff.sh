@@ -154,10 +154,10 @@ check_match "... binds the audio function to vfio-pci" "'probe', '$hda: probe dr
 check_eq "... and changes nothing" "$before" "$(state)"
 
 t0=$(now_ms)
-"$CTL" handoff "${vga#0000:}" win10 --no-ask-password >/run/ctl-handoff.out 2>&1
+"$CTL" handoff "${vga#0000:}" --no-ask-password >/run/ctl-handoff.out 2>&1
 rc=$?
 t1=$(now_ms)
-check_eq "passthructl handoff ${vga#0000:} win10 succeeds (in $((t1 - t0)) ms)" 0 "$rc"
+check_eq "passthructl handoff ${vga#0000:} succeeds (in $((t1 - t0)) ms)" 0 "$rc"
 while IFS= read -r l; do diag "  $l"; done </run/ctl-handoff.out
 check_eq "both functions on vfio-pci, driver_override vfio-pci" \
         "$vga=vfio-pci/vfio-pci $hda=vfio-pci/vfio-pci " "$(where "$vga" "$hda")"
@@ -166,7 +166,7 @@ check "bochs is unloaded" test ! -d /sys/module/bochs
 check_match "vtcon1 (frame buffer console) unbound" 'vtcon1=0\(' "$(vtcons)"
 check "no DRM node of the VGA any more" test ! -e "$card"
 check_eq "Gpu State detached" 's "detached"' "$(gpu_prop State)"
-check_eq "Gpu Domain recorded" 's "win10"' "$(gpu_prop Domain)"
+check_eq "Gpu Domain: none (detach only)" 's ""' "$(gpu_prop Domain)"
 check_eq "no transaction journal left" "" "$(cd "$RT" && ls -- *.journal 2>/dev/null)"
 check "the handoff record is in $RT" test -e "$RT/gpu-pci_${vga//[:.]/_}.handoff"
 
