@@ -14,10 +14,9 @@
 
 #include "virt-event.h"
 #include "virt.h"
+#include "loop.h"
 #include "tests.h"
 
-#define USEC_PER_MSEC UINT64_C(1000)
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 #define GPU_GUEST_UUID "6695eb01-f6a4-8304-79aa-97f2502e193f"
 #define RUNNING_GUEST_UUID "0b1c5a3e-52f4-4f7e-9d0a-3f0c9b8f3a11"
@@ -26,49 +25,6 @@ static sd_event *event;
 static char *node_xml; /* absolute path of the fixture */
 static char *uri;      /* test://<node_xml> */
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static unsigned n_tasks(void) {
-        DIR *d = opendir("/proc/self/task");
-        struct dirent *de;
-        unsigned n = 0;
-
-        if (!d)
-                return 0;
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
-
-/* Runs the loop for at least usec. */
-static void run_for(uint64_t usec) {
-        uint64_t end = now_usec() + usec;
-
-        for (uint64_t t = now_usec(); t < end; t = now_usec())
-                (void) sd_event_run(event, end - t);
-}
-
-/* Runs the loop until *counter reaches target or timeout_usec passed; true if it did. */
-static bool run_until(const unsigned *counter, unsigned target, uint64_t timeout_usec) {
-        uint64_t end = now_usec() + timeout_usec;
-
-        for (uint64_t t = now_usec(); *counter < target && t < end; t = now_usec())
-                (void) sd_event_run(event, MIN(end - t, 10 * USEC_PER_MSEC));
-        return *counter >= target;
-}
-
-/* Lets pending defer sources (the free callbacks) run. */
-static void settle(void) {
-        for (unsigned i = 0; i < 5; i++)
-                (void) sd_event_run(event, 0);
-}
 
 /* ---- the bridge itself ---- */
 
@@ -113,7 +69,7 @@ static void test_timeout_zero_fires_on_every_iteration(void) {
         CHECK_INTEQ(s.fired, 5);
 
         CHECK_INTEQ(virEventRemoveTimeout(s.id), 0);
-        settle();
+        loop_settle(event);
         CHECK_INTEQ(s.fired, 5);
         CHECK_INTEQ(s.freed, 1);
 }
@@ -124,12 +80,12 @@ static void test_timeout_n_ms_is_periodic(void) {
 
         s.id = virEventAddTimeout(30, on_timeout, &s, NULL);
         CHECK(s.id > 0);
-        CHECK(run_until(&s.fired, 3, 5 * USEC_PER_SEC));
+        CHECK(loop_run_until(event, &s.fired, 3, 5 * USEC_PER_SEC));
         CHECK(s.at[0] - start >= 30 * USEC_PER_MSEC);
         CHECK(s.at[1] - s.at[0] >= 30 * USEC_PER_MSEC);
         CHECK(s.at[2] - s.at[1] >= 30 * USEC_PER_MSEC);
         CHECK_INTEQ(virEventRemoveTimeout(s.id), 0);
-        run_for(50 * USEC_PER_MSEC);
+        loop_run_for(event, 50 * USEC_PER_MSEC);
         CHECK_INTEQ(s.fired, 3);
 }
 
@@ -139,21 +95,21 @@ static void test_timeout_counts_from_the_add_not_the_last_wakeup(void) {
         TimeoutState s = {};
         uint64_t start;
 
-        run_for(5 * USEC_PER_MSEC);
+        loop_run_for(event, 5 * USEC_PER_MSEC);
         (void) usleep(100 * 1000); /* a blocking call outside the loop */
         start = now_usec();
         s.id = virEventAddTimeout(50, on_timeout, &s, NULL);
         CHECK(s.id > 0);
-        CHECK(run_until(&s.fired, 1, 5 * USEC_PER_SEC));
+        CHECK(loop_run_until(event, &s.fired, 1, 5 * USEC_PER_SEC));
         CHECK(s.at[0] - start >= 50 * USEC_PER_MSEC);
 
         (void) usleep(100 * 1000);
         start = now_usec();
         virEventUpdateTimeout(s.id, 50);
-        CHECK(run_until(&s.fired, 2, 5 * USEC_PER_SEC));
+        CHECK(loop_run_until(event, &s.fired, 2, 5 * USEC_PER_SEC));
         CHECK(s.at[1] - start >= 50 * USEC_PER_MSEC);
         CHECK_INTEQ(virEventRemoveTimeout(s.id), 0);
-        settle();
+        loop_settle(event);
 }
 
 static void test_timeout_disabled_until_updated(void) {
@@ -162,7 +118,7 @@ static void test_timeout_disabled_until_updated(void) {
 
         s.id = virEventAddTimeout(-1, on_timeout, &s, timeout_free);
         CHECK(s.id > 0);
-        run_for(50 * USEC_PER_MSEC);
+        loop_run_for(event, 50 * USEC_PER_MSEC);
         CHECK_INTEQ(s.fired, 0);
 
         virEventUpdateTimeout(s.id, 0);
@@ -170,17 +126,17 @@ static void test_timeout_disabled_until_updated(void) {
         CHECK_INTEQ(s.fired, 1);
 
         virEventUpdateTimeout(s.id, -1);
-        run_for(50 * USEC_PER_MSEC);
+        loop_run_for(event, 50 * USEC_PER_MSEC);
         CHECK_INTEQ(s.fired, 1);
 
         start = now_usec();
         virEventUpdateTimeout(s.id, 20);
-        CHECK(run_until(&s.fired, 2, 5 * USEC_PER_SEC));
+        CHECK(loop_run_until(event, &s.fired, 2, 5 * USEC_PER_SEC));
         CHECK(s.at[1] - start >= 20 * USEC_PER_MSEC);
 
         CHECK_INTEQ(virEventRemoveTimeout(s.id), 0);
         CHECK_INTEQ(s.freed, 0);
-        settle();
+        loop_settle(event);
         CHECK_INTEQ(s.freed, 1);
 }
 
@@ -192,7 +148,7 @@ static void test_timeout_removed_in_its_callback_is_freed_later(void) {
         CHECK_INTEQ(sd_event_run(event, 0), 1);
         CHECK_INTEQ(s.fired, 1);
         CHECK_INTEQ(s.freed, 0);
-        settle();
+        loop_settle(event);
         CHECK_INTEQ(s.fired, 1); /* never called after the remove */
         CHECK_INTEQ(s.freed, 1);
 }
@@ -230,7 +186,7 @@ static void test_handle_readable_pipe(void) {
         CHECK_INTEQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
         s.id = virEventAddHandle(p[0], VIR_EVENT_HANDLE_READABLE, on_handle, &s, handle_free);
         CHECK(s.id > 0);
-        run_for(20 * USEC_PER_MSEC);
+        loop_run_for(event, 20 * USEC_PER_MSEC);
         CHECK_INTEQ(s.calls, 0);
 
         CHECK_INTEQ(write(p[1], "x", 1), 1);
@@ -241,7 +197,7 @@ static void test_handle_readable_pipe(void) {
 
         /* Events 0: no calls although the byte is still there. */
         virEventUpdateHandle(s.id, 0);
-        run_for(20 * USEC_PER_MSEC);
+        loop_run_for(event, 20 * USEC_PER_MSEC);
         CHECK_INTEQ(s.calls, 1);
         virEventUpdateHandle(s.id, VIR_EVENT_HANDLE_READABLE);
         CHECK_INTEQ(sd_event_run(event, USEC_PER_SEC), 1);
@@ -258,7 +214,7 @@ static void test_handle_readable_pipe(void) {
         CHECK_INTEQ(virEventRemoveHandle(s.id), 0);
         s.in_remove = false;
         CHECK_INTEQ(s.freed, 0);
-        settle();
+        loop_settle(event);
         CHECK_INTEQ(s.calls, 3);
         CHECK_INTEQ(s.freed, 1);
         close(p[0]);
@@ -276,7 +232,7 @@ static void test_handle_writable(void) {
         CHECK_INTEQ(s.fd, p[1]);
         CHECK_INTEQ(s.events, VIR_EVENT_HANDLE_WRITABLE);
         CHECK_INTEQ(virEventRemoveHandle(s.id), 0);
-        settle();
+        loop_settle(event);
         close(p[0]);
         close(p[1]);
 }
@@ -293,7 +249,7 @@ static void test_same_descriptor_watched_twice(void) {
         CHECK(w.id > 0 && w.id != r.id);
 
         CHECK_INTEQ(write(sp[1], "x", 1), 1);
-        run_for(20 * USEC_PER_MSEC);
+        loop_run_for(event, 20 * USEC_PER_MSEC);
         CHECK(r.calls > 0);
         CHECK(w.calls > 0);
         CHECK_INTEQ(r.fd, sp[0]); /* libvirt's descriptor, not the copy */
@@ -302,7 +258,7 @@ static void test_same_descriptor_watched_twice(void) {
         CHECK_INTEQ(w.events, VIR_EVENT_HANDLE_WRITABLE);
         CHECK_INTEQ(virEventRemoveHandle(r.id), 0);
         CHECK_INTEQ(virEventRemoveHandle(w.id), 0);
-        settle();
+        loop_settle(event);
         close(sp[0]);
         close(sp[1]);
 }
@@ -319,13 +275,13 @@ static void test_watch_enabled_after_another_took_its_descriptor(void) {
         CHECK(b.id > 0);
         virEventUpdateHandle(a.id, VIR_EVENT_HANDLE_READABLE);
         CHECK_INTEQ(write(p[1], "x", 1), 1);
-        run_for(20 * USEC_PER_MSEC);
+        loop_run_for(event, 20 * USEC_PER_MSEC);
         CHECK(a.calls > 0);
         CHECK(b.calls > 0);
         CHECK_INTEQ(a.fd, p[0]);
         CHECK_INTEQ(virEventRemoveHandle(a.id), 0);
         CHECK_INTEQ(virEventRemoveHandle(b.id), 0);
-        settle();
+        loop_settle(event);
         close(p[0]);
         close(p[1]);
 }
@@ -357,7 +313,7 @@ static void test_counts(void) {
         virt_event_get_counts(&handles, &timeouts); /* removed: not counted, even before the free */
         CHECK_INTEQ(handles, 0);
         CHECK_INTEQ(timeouts, 0);
-        settle();
+        loop_settle(event);
         close(p[0]);
         close(p[1]);
 }
@@ -379,7 +335,7 @@ static void test_unregister_frees_everything_and_refuses_adds(void) {
         s.id = virEventAddTimeout(0, on_timeout, &s, NULL);
         CHECK(s.id > 0);
         CHECK_INTEQ(virEventRemoveTimeout(s.id), 0);
-        settle();
+        loop_settle(event);
 }
 
 /* ---- the connection, on libvirt's test driver ---- */
@@ -449,7 +405,7 @@ static VirtConnection *open_fixture(Recorder *rec) {
 static void close_fixture(VirtConnection *c) {
         virt_connection_release(c);
         virt_connection_free(c);
-        settle();
+        loop_settle(event);
 }
 
 static void test_lookup_needs_the_connection(void) {
@@ -595,7 +551,7 @@ static void test_lifecycle_events_arrive_through_the_loop(void) {
         CHECK_INTEQ(virt_domain_start(d, &message), 0);
         CHECK(message == NULL);
         CHECK_INTEQ(rec.n_events, 0); /* queued by libvirt, dispatched from the loop */
-        CHECK(run_until(&rec.n_events, 1, 5 * USEC_PER_SEC));
+        CHECK(loop_run_until(event, &rec.n_events, 1, 5 * USEC_PER_SEC));
         CHECK_STREQ(rec.events[0].name, "gpu-guest");
         CHECK_STREQ(rec.events[0].uuid, GPU_GUEST_UUID);
         CHECK_INTEQ(rec.events[0].event, VIR_DOMAIN_EVENT_STARTED);
@@ -604,13 +560,13 @@ static void test_lifecycle_events_arrive_through_the_loop(void) {
         CHECK_INTEQ(virt_domain_is_active(d, NULL), 1);
 
         CHECK_INTEQ(virDomainDestroy(d), 0);
-        CHECK(run_until(&rec.n_events, 2, 5 * USEC_PER_SEC));
+        CHECK(loop_run_until(event, &rec.n_events, 2, 5 * USEC_PER_SEC));
         CHECK_STREQ(rec.events[1].name, "gpu-guest");
         CHECK_INTEQ(rec.events[1].event, VIR_DOMAIN_EVENT_STOPPED);
         CHECK_INTEQ(rec.events[1].detail, VIR_DOMAIN_EVENT_STOPPED_DESTROYED);
         CHECK_STREQ(virt_lifecycle_event_to_string(rec.events[1].event), "stopped");
 
-        run_for(20 * USEC_PER_MSEC);
+        loop_run_for(event, 20 * USEC_PER_MSEC);
         CHECK_INTEQ(rec.n_events, 2);
         CHECK_INTEQ(rec.resyncs, 0);
         CHECK_INTEQ(rec.disconnects, 0);
@@ -646,12 +602,12 @@ static void test_release_closes_from_the_loop(void) {
         CHECK_INTEQ(timeouts, 1); /* libvirt's event dispatch timer */
 
         virt_connection_release(c);
-        settle();
+        loop_settle(event);
         CHECK(virt_connection_is_connected(c));
 
         virt_connection_release(c);
         CHECK(virt_connection_is_connected(c)); /* until the loop runs */
-        settle();
+        loop_settle(event);
         CHECK(!virt_connection_is_connected(c));
         virt_event_get_counts(&handles, &timeouts);
         CHECK_INTEQ(handles, 0);
@@ -661,7 +617,7 @@ static void test_release_closes_from_the_loop(void) {
         CHECK_INTEQ(virt_connection_need(c, NULL), 0);
         virt_connection_release(c);
         CHECK_INTEQ(virt_connection_need(c, NULL), 0);
-        settle();
+        loop_settle(event);
         CHECK(virt_connection_is_connected(c));
         close_fixture(c);
         CHECK_INTEQ(rec.resyncs, 0);
@@ -685,24 +641,24 @@ static void test_failed_open_is_retried_then_resyncs(void) {
         fprintf(stderr, "  libvirt says: %s\n", strempty(message));
         CHECK(!virt_connection_is_connected(c));
 
-        run_for(100 * USEC_PER_MSEC);
+        loop_run_for(event, 100 * USEC_PER_MSEC);
         CHECK_INTEQ(rec.resyncs, 0);
         CHECK(!virt_connection_is_connected(c));
 
         CHECK_INTEQ(symlink(node_xml, path), 0);
-        CHECK(run_until(&rec.resyncs, 1, 5 * USEC_PER_SEC));
+        CHECK(loop_run_until(event, &rec.resyncs, 1, 5 * USEC_PER_SEC));
         CHECK(virt_connection_is_connected(c));
         {
                 _cleanup_(virDomainFreep) virDomainPtr d = NULL;
 
                 CHECK_INTEQ(virt_domain_lookup(c, "gpu-guest", &d, NULL), 0);
         }
-        run_for(50 * USEC_PER_MSEC);
+        loop_run_for(event, 50 * USEC_PER_MSEC);
         CHECK_INTEQ(rec.resyncs, 1);
         CHECK_INTEQ(rec.disconnects, 0);
 
         virt_connection_release(c);
-        settle();
+        loop_settle(event);
         (void) unlink(path);
         (void) rmdir(dir);
 }
@@ -721,7 +677,7 @@ static void test_release_stops_the_retries(void) {
         CHECK(virt_connection_need(c, NULL) < 0);
         virt_connection_release(c);
         CHECK_INTEQ(symlink(node_xml, path), 0);
-        run_for(100 * USEC_PER_MSEC);
+        loop_run_for(event, 100 * USEC_PER_MSEC);
         CHECK_INTEQ(rec.resyncs, 0);
         CHECK(!virt_connection_is_connected(c));
         (void) unlink(path);
@@ -740,7 +696,7 @@ static void test_missing_libvirtd_socket_is_enoent(void) {
         CHECK(message && strstr(message, "/nonexistent/libvirt-sock"));
         fprintf(stderr, "  libvirt says: %s\n", strempty(message));
         virt_connection_release(c);
-        settle();
+        loop_settle(event);
 }
 
 static unsigned initial_tasks;

@@ -22,11 +22,10 @@
 
 #include "virt-event.h"
 #include "virt.h"
+#include "loop.h"
 #include "tests.h"
 
 #define LIBVIRTD "/usr/sbin/libvirtd"
-#define USEC_PER_MSEC UINT64_C(1000)
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 static sd_event *event;
 static char dir[] = "/tmp/test-virt-remote-XXXXXX";
@@ -35,46 +34,6 @@ static uid_t nobody_uid;
 static gid_t nobody_gid;
 static pid_t daemon_pid;
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static unsigned n_tasks(void) {
-        DIR *d = opendir("/proc/self/task");
-        struct dirent *de;
-        unsigned n = 0;
-
-        if (!d)
-                return 0;
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
-
-static void run_for(uint64_t usec) {
-        uint64_t end = now_usec() + usec;
-
-        for (uint64_t t = now_usec(); t < end; t = now_usec())
-                (void) sd_event_run(event, end - t);
-}
-
-static bool run_until(const unsigned *counter, unsigned target, uint64_t timeout_usec) {
-        uint64_t end = now_usec() + timeout_usec;
-
-        for (uint64_t t = now_usec(); *counter < target && t < end; t = now_usec())
-                (void) sd_event_run(event, MIN(end - t, 10 * USEC_PER_MSEC));
-        return *counter >= target;
-}
-
-static void settle(void) {
-        for (unsigned i = 0; i < 5; i++)
-                (void) sd_event_run(event, 0);
-}
 
 /* ---- the private libvirtd ---- */
 
@@ -148,7 +107,7 @@ static int daemon_start(void) {
                         daemon_pid = 0;
                         return -ECHILD;
                 }
-                run_for(20 * USEC_PER_MSEC);
+                loop_run_for(event, 20 * USEC_PER_MSEC);
         }
         return -ETIMEDOUT;
 }
@@ -226,7 +185,7 @@ static void start_gpu_guest_and_see_it_started(void) {
                 return;
         CHECK_INTEQ(virt_domain_is_active(d, NULL), 0);
         CHECK_INTEQ(virt_domain_start(d, &message), 0);
-        CHECK(run_until(&rec.n_events, before + 1, 10 * USEC_PER_SEC));
+        CHECK(loop_run_until(event, &rec.n_events, before + 1, 10 * USEC_PER_SEC));
         CHECK_STREQ(rec.last_name, "gpu-guest");
         CHECK_INTEQ(rec.last_event, VIR_DOMAIN_EVENT_STARTED);
         CHECK_INTEQ(virt_domain_is_active(d, NULL), 1);
@@ -268,19 +227,19 @@ static void test_libvirtd_restart_disconnects_then_resyncs(void) {
         if (!virt_connection_is_connected(conn))
                 return;
         daemon_stop();
-        CHECK(run_until(&rec.disconnects, 1, 10 * USEC_PER_SEC));
+        CHECK(loop_run_until(event, &rec.disconnects, 1, 10 * USEC_PER_SEC));
         CHECK_INTEQ(rec.reason, VIR_CONNECT_CLOSE_REASON_EOF);
         CHECK(!virt_connection_is_connected(conn));
         CHECK_INTEQ(virt_domain_lookup(conn, "gpu-guest", &d, &message), -ENOTCONN);
         CHECK_INTEQ(rec.resyncs, 0);
 
         /* Retries fail while it is down. */
-        run_for(300 * USEC_PER_MSEC);
+        loop_run_for(event, 300 * USEC_PER_MSEC);
         CHECK_INTEQ(rec.resyncs, 0);
         CHECK_INTEQ(virt_connection_needs(conn), 1);
 
         CHECK_INTEQ(daemon_start(), 0);
-        CHECK(run_until(&rec.resyncs, 1, 20 * USEC_PER_SEC));
+        CHECK(loop_run_until(event, &rec.resyncs, 1, 20 * USEC_PER_SEC));
         CHECK(virt_connection_is_connected(conn));
         CHECK_INTEQ(rec.disconnects, 1);
 
@@ -292,7 +251,7 @@ static void test_release_closes_the_remote_connection(void) {
         size_t handles = 99, timeouts = 99;
 
         virt_connection_release(conn);
-        settle();
+        loop_settle(event);
         CHECK(!virt_connection_is_connected(conn));
         virt_event_get_counts(&handles, &timeouts);
         CHECK_INTEQ(handles, 0);
