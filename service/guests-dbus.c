@@ -25,16 +25,21 @@ static int authorize(Manager *m, sd_bus_message *message, const char *domain, sd
         return polkit_check(message, ACTION_HANDOFF, details, &m->polkit, error);
 }
 
+/* A domain named by a caller of these methods: valid and not empty. */
+static int check_domain_given(const char *domain, sd_bus_error *error) {
+        int r = check_domain_name(domain, error);
+        if (r < 0)
+                return r;
+        if (isempty(domain))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "A domain name or UUID is needed.");
+        return 0;
+}
+
 static int method_start_guest(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(guest_domain_done) GuestDomain dom = {};
-        _cleanup_free_ PciDevice **extra = NULL;
-        _cleanup_free_ PciAddress *managed = NULL;
         Manager *m = userdata;
         bool dry_run = false, stop_dm = false;
         const BoolOption options[] = { { "dry-run", &dry_run }, { "stop-display-manager", &stop_dm }, {} };
-        HandoffGuest guest = {};
         const char *domain;
-        PciDevice *gpu = NULL;
         int r;
 
         r = sd_bus_message_read(message, "s", &domain);
@@ -43,45 +48,14 @@ static int method_start_guest(sd_bus_message *message, void *userdata, sd_bus_er
         r = bus_read_bool_options(message, options, error);
         if (r < 0)
                 return r;
-        r = check_domain_name(domain, error);
+        r = check_domain_given(domain, error);
         if (r < 0)
                 return r;
-        if (isempty(domain))
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "A domain name or UUID is needed.");
 
         r = authorize(m, message, domain, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-
-        r = manager_guests_need(m, error);
-        if (r < 0)
-                return r;
-        r = manager_guest_lookup(m, domain, &dom, error);
-        if (r >= 0 && dom.active)
-                r = sd_bus_error_setf(error, PASSTHRU_ERROR_GUEST_RUNNING, "Domain %s is running already.", dom.name);
-        if (r >= 0 && !(gpu = guest_find_gpu(m, dom.hostdevs, dom.n_hostdevs)))
-                r = sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_VIABLE,
-                                      "Domain %s passes no GPU of this machine through, so there is nothing to hand "
-                                      "over: start it with 'virsh start %s'.",
-                                      dom.name, dom.name);
-        if (r >= 0 && gpu->group < 0)
-                r = sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
-                                      "%s is in no IOMMU group (the IOMMU is off). 'passthructl diagnose' says how "
-                                      "to turn the IOMMU on.",
-                                      gpu->name);
-        if (r >= 0)
-                r = guest_handoff_setup(m, gpu, dom.name, dom.hostdevs, dom.n_hostdevs, &guest, &extra, &managed,
-                                        error);
-        if (r >= 0) {
-                guest.start = true;
-                r = gpu_handoff_start(m, message, gpu, &guest, stop_dm, dry_run, error);
-        }
-        Assignment *a = r > 0 && !dry_run ? manager_find_assignment(m, (unsigned) gpu->group) : NULL;
-        if (a && !a->holds_virt)
-                a->holds_virt = true;
-        else
-                manager_guests_release(m);
-        return r;
+        return gpu_handoff_to_domain(m, message, NULL, domain, true, stop_dm, dry_run, error);
 }
 
 static int method_get_guests(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -193,11 +167,9 @@ static int method_prepare_guest(sd_bus_message *message, void *userdata, sd_bus_
         r = bus_read_bool_options(message, options, error);
         if (r < 0)
                 return r;
-        r = check_domain_name(domain, error);
+        r = check_domain_given(domain, error);
         if (r < 0)
                 return r;
-        if (isempty(domain))
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "A domain name is needed.");
 
         gpu = guest_find_gpu(m, hostdevs, n);
         if (!gpu)
@@ -212,11 +184,7 @@ static int method_prepare_guest(sd_bus_message *message, void *userdata, sd_bus_
                 log_info("GPU %s is handed to domain %s already: nothing to prepare.", gpu->name, domain);
                 return reply_nothing(message);
         }
-        if (gpu->group < 0)
-                return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_SUPPORTED,
-                                         "%s is in no IOMMU group (the IOMMU is off). 'passthructl diagnose' says "
-                                         "how to turn the IOMMU on.",
-                                         gpu->name);
+        /* (A function in no IOMMU group: handoff_plan refuses it, NotSupported.) */
         r = guest_handoff_setup(m, gpu, domain, hostdevs, n, &guest, &extra, &managed, error);
         if (r < 0)
                 return r;
@@ -237,7 +205,7 @@ static int method_release_guest(sd_bus_message *message, void *userdata, sd_bus_
         r = bus_read_bool_options(message, options, error);
         if (r < 0)
                 return r;
-        r = check_domain_name(domain, error);
+        r = check_domain_given(domain, error);
         if (r < 0)
                 return r;
 

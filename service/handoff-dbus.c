@@ -205,16 +205,12 @@ int gpu_handoff_start(Manager *m, sd_bus_message *message, PciDevice *gpu, const
 }
 
 static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(guest_domain_done) GuestDomain dom = {};
-        _cleanup_free_ PciDevice **extra = NULL;
-        _cleanup_free_ PciAddress *managed = NULL;
         _cleanup_free_ char *group_text = NULL;
         Manager *m = userdata;
         bool dry_run = false, stop_dm = false, start_domain = true;
         const BoolOption options[] = {
                 { "dry-run", &dry_run }, { "stop-display-manager", &stop_dm }, { "start", &start_domain }, {}
         };
-        HandoffGuest guest = {};
         const char *domain;
         PciDevice *gpu;
         int r;
@@ -254,24 +250,43 @@ static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error 
                 return gpu_handoff_start(m, message, gpu, NULL, stop_dm, dry_run, error);
 
         /* 4. the domain, as libvirt has it */
+        return gpu_handoff_to_domain(m, message, gpu, domain, start_domain, stop_dm, dry_run, error);
+}
+
+int gpu_handoff_to_domain(Manager *m, sd_bus_message *message, PciDevice *gpu, const char *domain, bool start,
+                          bool stop_dm, bool dry_run, sd_bus_error *error) {
+        _cleanup_(guest_domain_done) GuestDomain dom = {};
+        _cleanup_free_ PciDevice **extra = NULL;
+        _cleanup_free_ PciAddress *managed = NULL;
+        HandoffGuest guest = {};
+        Assignment *a = NULL;
+        int r;
+
         r = manager_guests_need(m, error);
         if (r < 0)
                 return r;
         r = manager_guest_lookup(m, domain, &dom, error);
         if (r >= 0 && dom.active)
                 r = sd_bus_error_setf(error, PASSTHRU_ERROR_GUEST_RUNNING,
-                                      "Domain %s is running already; shut it down first, then hand %s to it.",
-                                      dom.name, gpu->name);
+                                      "Domain %s is running already; shut it down first, then hand its GPU to it.",
+                                      dom.name);
+        if (r >= 0 && !gpu && !(gpu = guest_find_gpu(m, dom.hostdevs, dom.n_hostdevs)))
+                r = sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_VIABLE,
+                                      "Domain %s passes no GPU of this machine through, so there is nothing to hand "
+                                      "over: start it with 'virsh start %s'.",
+                                      dom.name, dom.name);
         if (r >= 0)
                 r = guest_handoff_setup(m, gpu, dom.name, dom.hostdevs, dom.n_hostdevs, &guest, &extra, &managed,
                                         error);
         if (r >= 0) {
-                guest.start = start_domain;
+                guest.start = start;
                 r = gpu_handoff_start(m, message, gpu, &guest, stop_dm, dry_run, error);
         }
-        /* A transaction that starts the domain holds the connection until it settles. */
-        Assignment *a = r > 0 && !dry_run ? manager_find_assignment(m, (unsigned) gpu->group) : NULL;
-        if (a && !a->holds_virt)
+        /* A transaction that runs holds the connection (its start-domain step needs it) until it
+         * is freed; otherwise this call's need ends here. */
+        if (r > 0 && !dry_run && gpu->group >= 0)
+                a = manager_find_assignment(m, (unsigned) gpu->group);
+        if (a)
                 a->holds_virt = true;
         else
                 manager_guests_release(m);

@@ -22,6 +22,12 @@ int gpu_return_start(Manager *m, sd_bus_message *message, PciDevice *gpu, bool d
 int gpu_handoff_start(Manager *m, sd_bus_message *message, PciDevice *gpu, const HandoffGuest *guest,
                       bool stop_display_manager, bool dry_run, sd_bus_error *error);
 
+/* A Handoff to a libvirt domain (the caller authorized it): looks the domain up, takes its
+ * other hostdevs along, starts it last when start is set. gpu NULL: the first GPU the domain
+ * lists (NotViable when none). 1 started (or answered), -errno with error set. */
+int gpu_handoff_to_domain(Manager *m, sd_bus_message *message, PciDevice *gpu, const char *domain, bool start,
+                          bool stop_display_manager, bool dry_run, sd_bus_error *error);
+
 /* InvalidArgs (error set) for a domain name that is too long or has control characters. */
 int check_domain_name(const char *domain, sd_bus_error *error);
 /* Busy or Stuck (error set) when an operation runs on a group of gpu or its companions. */
