@@ -241,9 +241,27 @@ static int print_dry_run(const Steps *steps, const Steps *consumers) {
         return flush_stdout();
 }
 
+/* The reply of Handoff or StartGuest: as JSON, or a dry run's plan and consumers (> 0: that
+ * was all), or the steps done (0: the caller prints its summary line). */
+static int print_handoff_reply(Steps *steps, Steps *shown, const HandoffOptions *o) {
+        _cleanup_(steps_done) Steps consumers = {};
+        int r;
+
+        r = split_consumers(steps, &consumers);
+        if (r < 0)
+                return log_oom();
+        if (o->json)
+                r = print_json(steps, o->dry_run ? &consumers : NULL, o);
+        else if (o->dry_run)
+                r = print_dry_run(steps, &consumers);
+        else
+                return assign_print_steps(steps, shown, HANDOFF_STEP_WIDTH);
+        return r < 0 ? r : 1;
+}
+
 int run_handoff(sd_bus *bus, const char *address, const char *domain, const HandoffOptions *o) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        _cleanup_(steps_done) Steps steps = {}, shown = {}, consumers = {};
+        _cleanup_(steps_done) Steps steps = {}, shown = {};
         _cleanup_(gpu_done) Gpu gpu = {};
         _cleanup_free_ char *shown_domain = NULL;
         size_t n;
@@ -266,19 +284,9 @@ int run_handoff(sd_bus *bus, const char *address, const char *domain, const Hand
         if (r < 0)
                 return r;
 
-        r = split_consumers(&steps, &consumers);
-        if (r < 0)
-                return log_oom();
-
-        if (o->json)
-                return print_json(&steps, o->dry_run ? &consumers : NULL, o);
-
-        if (o->dry_run)
-                return print_dry_run(&steps, &consumers);
-
-        r = assign_print_steps(&steps, &shown, HANDOFF_STEP_WIDTH);
-        if (r < 0)
-                return r;
+        r = print_handoff_reply(&steps, &shown, o);
+        if (r != 0)
+                return r < 0 ? r : 0;
 
         shown_domain = strdup_printable(domain);
         if (!shown_domain)
@@ -400,7 +408,7 @@ int run_consumers(sd_bus *bus, const char *address, const HandoffOptions *o) {
 
 int run_start(sd_bus *bus, const char *domain, const HandoffOptions *o) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        _cleanup_(steps_done) Steps steps = {}, shown = {}, consumers = {};
+        _cleanup_(steps_done) Steps steps = {}, shown = {};
         _cleanup_free_ char *shown_domain = NULL;
         size_t n;
         int r;
@@ -428,19 +436,9 @@ int run_start(sd_bus *bus, const char *domain, const HandoffOptions *o) {
         if (r < 0)
                 return r;
 
-        r = split_consumers(&steps, &consumers);
-        if (r < 0)
-                return log_oom();
-
-        if (o->json)
-                return print_json(&steps, o->dry_run ? &consumers : NULL, o);
-
-        if (o->dry_run)
-                return print_dry_run(&steps, &consumers);
-
-        r = assign_print_steps(&steps, &shown, HANDOFF_STEP_WIDTH);
-        if (r < 0)
-                return r;
+        r = print_handoff_reply(&steps, &shown, o);
+        if (r != 0)
+                return r < 0 ? r : 0;
 
         shown_domain = strdup_printable(domain);
         if (!shown_domain)
