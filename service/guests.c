@@ -46,14 +46,24 @@ static void emit_domain_gpus(Manager *m, const char *domain) {
 /* The domain stopped: each GPU handed to it comes back, as a Return would bring it (no
  * question to libvirt: the domain is known to be stopped). */
 static void return_domain_gpus(Manager *m, const char *domain, const char *why) {
-        for (size_t i = 0; i < m->n_handoffs; i++) {
+        _cleanup_free_ PciAddress *gpus = NULL;
+        size_t n = 0;
+
+        /* The GPUs first: a Return that settles at once removes its record from m->handoffs. */
+        gpus = calloc(m->n_handoffs ?: 1, sizeof(PciAddress));
+        if (!gpus) {
+                log_oom();
+                return;
+        }
+        for (size_t i = 0; i < m->n_handoffs; i++)
+                if (record_names_domain(&m->handoffs[i], domain))
+                        gpus[n++] = m->handoffs[i].gpu;
+
+        for (size_t i = 0; i < n; i++) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-                PciDevice *gpu;
+                PciDevice *gpu = machine_find_device(m->machine, &gpus[i]);
                 int r;
 
-                if (!record_names_domain(&m->handoffs[i], domain))
-                        continue;
-                gpu = machine_find_device(m->machine, &m->handoffs[i].gpu);
                 if (!gpu)
                         continue;
                 log_notice("Domain %s %s: returning GPU %s to the host.", domain, why, gpu->name);
