@@ -15,7 +15,9 @@ import subprocess
 import sys
 import time
 
-from harness import ACS, VFIO_MODULES, Cases, check, check_eq, check_same_state, state_devices
+from harness import (ACS, STEP_LINE, VFIO_MODULES, Cases, check, check_eq, check_same_state, state_devices, step_lines)
+from harness import ctl_failed as failed
+from harness import ctl_ok as ok
 
 CASES = Cases(ACS)
 case = CASES.case
@@ -31,35 +33,10 @@ ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
 INTERACTIVE_REQUIRED = "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
 USAGE_HINT = "Try 'passthructl --help' for more information."
 
-# A human step line: two spaces, the step padded to 18 columns (HANDOFF_STEP_WIDTH), two spaces,
-# the description.
-STEP_LINE = re.compile(r"^  (\S+) +(\S.*)$")
 
 
 def gpu_prop(bed, name):
     return bed.prop(GPU_PATH, name, GPU_IF)
-
-
-def ok(r, what):
-    check_eq(r.code, 0, f"{what}: {r}")
-    return r
-
-
-def failed(r, name, what):
-    """passthructl exited 1 and named the D-Bus error `name` on standard error."""
-    check_eq(r.code, 1, f"{what}: {r}")
-    check(name in r.err, f"{what}: stderr names {name}: {r.err!r}")
-    return r
-
-
-def step_lines(out):
-    """(step, description) of every step line of a human output, in order."""
-    out_lines = []
-    for l in out.splitlines():
-        m = STEP_LINE.match(l)
-        if m:
-            out_lines.append((m.group(1), m.group(2)))
-    return out_lines
 
 
 def check_step_layout(out, what):

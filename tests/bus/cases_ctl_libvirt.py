@@ -8,10 +8,12 @@ as boot VGA (the ACS-override listing). win10 lists 26:00.0 (the GPU), 26:00.1 (
 libvirt methods is in ctl_libvirt.py. One meson test per case (`cases_ctl_libvirt.py --list`)."""
 
 import os
-import re
 import sys
 
-from harness import ACS, LIBVIRT_DOMAINS, VFIO_MODULES, Cases, check, check_eq, check_same_state, state_devices
+from harness import (ACS, LIBVIRT_DOMAINS, VFIO_MODULES, Cases, check, check_eq, check_same_state, on_vfio,
+                     step_lines)
+from harness import ctl_failed as failed
+from harness import ctl_ok as ok
 
 CASES = Cases(ACS)
 case = CASES.case
@@ -22,26 +24,10 @@ GPU_IF = "org.passthru1.Gpu"
 E = "org.passthru1.Error."
 NOBODY = "65534"
 HANDOFF_ACTION = "org.passthru1.gpu.handoff"
-STEP_LINE = re.compile(r"^  (\S+) +(\S.*)$")
 
 
 def gpu_prop(bed, name):
     return bed.prop(GPU_PATH, name, GPU_IF)
-
-
-def ok(r, what):
-    check_eq(r.code, 0, f"{what}: {r}")
-    return r
-
-
-def failed(r, name, what):
-    check_eq(r.code, 1, f"{what}: {r}")
-    check(name in r.err, f"{what}: stderr names {name}: {r.err!r}")
-    return r
-
-
-def step_lines(out):
-    return [(m.group(1), m.group(2)) for m in map(STEP_LINE.match, out.splitlines()) if m]
 
 
 def domain_xml(name):
@@ -52,11 +38,6 @@ def domain_xml(name):
 def hook(bed, guest, operation, sub_operation, stdin="", user=None):
     return bed.run([os.environ["PASSTHRUCTL"], "libvirt-hook", guest, operation, sub_operation, "-"],
                    user=user, input=stdin, timeout=150)
-
-
-def on_vfio(bed, *addresses):
-    devices = state_devices(bed.snapshot())
-    return all(devices[a] == ("vfio-pci", "vfio-pci") for a in addresses)
 
 
 # ---------------------------------------------------------------------------------------------

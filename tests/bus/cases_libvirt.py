@@ -17,7 +17,8 @@ import os
 import signal
 import sys
 
-from harness import (ACS, VFIO_MODULES, Cases, check, check_eq, check_error, check_same_state, state_devices)
+from harness import (ACS, VFIO_MODULES, Cases, check, check_eq, check_error, check_same_state, on_vfio,
+                     state_devices)
 
 CASES = Cases(ACS)
 
@@ -79,11 +80,6 @@ def prepare(bed, domain, *hostdevs, timeout=30):
 
 def release(bed, domain, timeout=30):
     return bed.method(MANAGER, MANAGER_IF, "ReleaseGuest", "sa{sv}", domain, "0", timeout=timeout)
-
-
-def on_vfio(bed, *addresses):
-    devices = state_devices(bed.snapshot())
-    return all(devices[a] == ("vfio-pci", "vfio-pci") for a in addresses)
 
 
 def record_exists(bed):

@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 
-from harness import BUS_CONFIG, LIBVIRT_DOMAINS, SOURCE_DIR, Failure, Result, check, check_eq
+from harness import BUS_CONFIG, LIBVIRT_DOMAINS, SOURCE_DIR, STEP_LINE, Failure, Result, check, check_eq, step_lines
 
 FAKE = os.path.join(SOURCE_DIR, "tests", "bus", "fake_passthrud.py")
 NO_BUS = "unix:path=/nonexistent/passthru-test-bus"
@@ -38,7 +38,6 @@ PLAN = [
     ("unchanged", "0000:28:00.3: already on vfio-pci"),
     ("start-domain", "start the libvirt domain win10"),
 ]
-STEP_LINE = re.compile(r"^  (\S+) +(\S.*)$")
 
 
 def domain_xml(name, devices=""):
@@ -94,10 +93,6 @@ def cannot_connect(r, what):
     check_eq(r.out, "", f"{what}: nothing on standard output")
     check(r.err.startswith(f"passthru: Cannot connect to the system bus ({NO_BUS})"),
           f"{what}: it reached for the bus: {r.err!r}")
-
-
-def step_lines(out):
-    return [(m.group(1), m.group(2)) for m in map(STEP_LINE.match, out.splitlines()) if m]
 
 
 # ---- the private bus and the stand-in daemon ------------------------------------------------

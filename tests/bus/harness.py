@@ -93,6 +93,35 @@ def check_same_state(got, want, what, ignore_modules=()):
         raise Failure(f"{what}: the machine's state differs:\n{diff}")
 
 
+# A human step line of passthructl: two spaces, the step padded (HANDOFF_STEP_WIDTH or the
+# assignment's), two spaces, the description.
+STEP_LINE = re.compile(r"^  (\S+) +(\S.*)$")
+
+
+def step_lines(out):
+    """(step, description) of every step line of passthructl's human output, in order."""
+    return [(m.group(1), m.group(2)) for m in map(STEP_LINE.match, out.splitlines()) if m]
+
+
+def ctl_ok(r, what):
+    """passthructl (or another command) exited 0."""
+    check_eq(r.code, 0, f"{what}: {r}")
+    return r
+
+
+def ctl_failed(r, name, what):
+    """passthructl exited 1 and named the D-Bus error `name` on standard error."""
+    check_eq(r.code, 1, f"{what}: {r}")
+    check(name in r.err, f"{what}: stderr names {name}: {r.err!r}")
+    return r
+
+
+def on_vfio(bed, *addresses):
+    """Each function is on vfio-pci with driver_override vfio-pci (pcisim's state)."""
+    devices = state_devices(bed.snapshot())
+    return all(devices[a] == ("vfio-pci", "vfio-pci") for a in addresses)
+
+
 def canonical_address(address):
     return address if len(address) > 7 else "0000:" + address
 
