@@ -8,6 +8,7 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "log.h"
 #include "sysfs.h"
@@ -68,7 +69,14 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         Worker *w = userdata;
+        siginfo_t si = {};
 
+        /* Ended already, its child source not dispatched yet (the loop was busy elsewhere past
+         * the deadline): that is its result, not a timeout. */
+        if (waitid(P_PID, (id_t) w->pid, &si, WEXITED | WNOHANG | WNOWAIT) >= 0 && si.si_pid == w->pid) {
+                w->timer = sd_event_source_disable_unref(w->timer);
+                return 0;
+        }
         w->timed_out = true;
         w->timer = sd_event_source_disable_unref(w->timer);
         log_warning("Helper process " PID_FMT " did not finish before its deadline; it is left to the kernel.",
@@ -118,7 +126,13 @@ int worker_start(sd_event *event, uint64_t timeout_usec, int (*fn)(void *arg), v
                 free(w);
                 return r;
         }
-        r = sd_event_add_time_relative(event, &w->timer, CLOCK_MONOTONIC, timeout_usec, 0, on_deadline, w);
+        /* From now, not from sd_event_now() (when the loop last woke up, possibly long ago if
+         * a call blocked it): the helper gets its whole time. */
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        r = sd_event_add_time(event, &w->timer, CLOCK_MONOTONIC,
+                              (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000 + timeout_usec, 0,
+                              on_deadline, w);
         if (r < 0) {
                 /* Without a deadline the helper must not run at all. */
                 (void) kill(pid, SIGKILL);
