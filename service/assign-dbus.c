@@ -186,6 +186,7 @@ void assignment_free(Assignment *a) {
                         break;
                 }
         unit_job_free(a->unit_job);
+        guest_start_free(a->guest_start);
         if (a->holds_virt)
                 manager_guests_release(m);
         transaction_free(a->transaction);
@@ -366,6 +367,14 @@ static void on_unit_job_done(UnitJob *job, int result, const char *what, void *u
         transaction_step_done(a->transaction, result, copy); /* may free a */
 }
 
+static void on_guest_started(int result, const char *message, void *userdata) {
+        Assignment *a = userdata;
+        _cleanup_free_ char *copy = message ? strdup(message) : NULL;
+
+        a->guest_start = guest_start_free(a->guest_start);
+        transaction_step_done(a->transaction, result, copy); /* may free a */
+}
+
 static int on_run_step(Transaction *t, const Step *s, void *userdata) {
         Assignment *a = userdata;
         Manager *m = a->manager;
@@ -386,8 +395,9 @@ static int on_run_step(Transaction *t, const Step *s, void *userdata) {
         case STEP_START_DOMAIN: {
                 _cleanup_free_ char *msg = NULL;
 
-                r = manager_guest_start_domain(m, s->argument, &msg);
-                transaction_step_done(t, r, msg); /* may free a */
+                r = manager_guest_start_domain(m, s->argument, on_guest_started, a, &a->guest_start, &msg);
+                if (r < 0)
+                        transaction_step_done(t, r, msg); /* may free a */
                 return 0;
         }
         case STEP_CHECK_CONSUMERS:

@@ -9,6 +9,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "guests.h"
 #include "manager.h"
 #include "units.h"
 
@@ -24,6 +25,7 @@ struct Assignment {
         bool automatic; /* a Return the daemon started itself (its domain stopped): no caller either */
         bool holds_virt; /* holds a need of the libvirt connection (a Handoff that starts a domain) */
         UnitJob *unit_job; /* a stop-unit/start-unit step waiting for systemd's job */
+        GuestStart *guest_start; /* a start-domain step waiting for libvirt */
 };
 
 Assignment *manager_find_assignment(Manager *m, unsigned group);

@@ -184,6 +184,13 @@ static int method_prepare_guest(sd_bus_message *message, void *userdata, sd_bus_
                 log_info("GPU %s is handed to domain %s already: nothing to prepare.", gpu->name, domain);
                 return reply_nothing(message);
         }
+        /* The daemon starts this domain itself (its handoff's last step): libvirt runs the hook
+         * from inside that start, with the host released already. */
+        for (Assignment *a = m->assignments; a; a = a->next)
+                if (streq_ptr(guest_start_domain(a->guest_start), domain)) {
+                        log_info("Domain %s is being started by passthrud: its hook has nothing to prepare.", domain);
+                        return reply_nothing(message);
+                }
         /* (A function in no IOMMU group: handoff_plan refuses it, NotSupported.) */
         r = guest_handoff_setup(m, gpu, domain, hostdevs, n, &guest, &extra, &managed, error);
         if (r < 0)

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "util.h"
 #include "virt-event.h"
+#include "virt-start.h"
 
 static bool record_names_domain(const Journal *rec, const char *domain) {
         return rec->domain && streq(rec->domain, domain);
@@ -393,9 +394,60 @@ int guest_handoff_setup(Manager *m, PciDevice *gpu, const char *domain, const Vi
         return 0;
 }
 
-int manager_guest_start_domain(Manager *m, const char *name, char **ret_message) {
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        _cleanup_free_ char *msg = NULL;
+/* libvirt may take long to start a domain with PCI devices (it waits for QEMU's monitor, which
+ * grows with the guest's memory); past this the start counts as failed and is undone. */
+#define DOMAIN_START_TIMEOUT_USEC (300 * USEC_PER_SEC)
+
+struct GuestStart {
+        Manager *manager;
+        char *name;
+        VirtDomainStart *start;
+        GuestStartHandler handler;
+        void *userdata;
+};
+
+GuestStart *guest_start_free(GuestStart *s) {
+        if (!s)
+                return NULL;
+        virt_domain_start_free(s->start);
+        free(s->name);
+        free(s);
+        return NULL;
+}
+
+const char *guest_start_domain(const GuestStart *s) {
+        return s ? s->name : NULL;
+}
+
+static void on_domain_started(VirtDomainStart *vs, int result, const char *message, void *userdata) {
+        GuestStart *s = userdata;
+        Manager *m = s->manager;
+        _cleanup_free_ char *text = NULL;
+
+        if (result >= 0 && m->virt && virt_connection_is_connected(m->virt)) {
+                /* Its lifecycle events came before the record names it: see whether it still
+                 * runs (a guest that failed at once stopped already). */
+                _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+
+                if (virt_domain_lookup(m->virt, s->name, &dom, NULL) >= 0 && virt_domain_is_active(dom, NULL) == 0) {
+                        result = -ESRCH;
+                        message = "it stopped again at once; see libvirt's log of the domain";
+                }
+        }
+        if (result < 0) {
+                if (asprintf(&text, "libvirt did not start domain %s: %s", s->name, message ?: strerror(ERRNO_VALUE(result))) < 0)
+                        text = NULL;
+        } else {
+                log_info("Started domain %s.", s->name);
+                manager_guest_set_running(m, s->name, true);
+        }
+        s->start = virt_domain_start_free(s->start); /* (message pointed into it) */
+        s->handler(result, text, s->userdata);
+}
+
+int manager_guest_start_domain(Manager *m, const char *name, GuestStartHandler handler, void *userdata,
+                               GuestStart **ret, char **ret_message) {
+        GuestStart *s;
         int r;
 
         *ret_message = NULL;
@@ -403,16 +455,26 @@ int manager_guest_start_domain(Manager *m, const char *name, char **ret_message)
                 *ret_message = strdup("libvirt cannot be reached");
                 return -ENOTCONN;
         }
-        r = virt_domain_lookup(m->virt, name, &dom, &msg);
-        if (r >= 0)
-                r = virt_domain_start(dom, &msg);
+        s = calloc(1, sizeof(GuestStart));
+        if (!s)
+                return -ENOMEM;
+        *s = (GuestStart) { .manager = m, .name = strdup(name), .handler = handler, .userdata = userdata };
+        if (!s->name) {
+                free(s);
+                return -ENOMEM;
+        }
+        /* No lookup here: until the start is over, libvirt may answer nothing (it waits for its
+         * hook, which asks this daemon). */
+        r = virt_domain_start_async(m->event, virt_connection_uri(m->virt), name, DOMAIN_START_TIMEOUT_USEC,
+                                    on_domain_started, s, &s->start);
         if (r < 0) {
-                if (asprintf(ret_message, "libvirt did not start domain %s: %s", name, strna(msg)) < 0)
+                guest_start_free(s);
+                if (asprintf(ret_message, "the helper process that starts domain %s could not be made: %s", name,
+                             strerror(ERRNO_VALUE(r))) < 0)
                         *ret_message = NULL;
                 return r;
         }
-        log_info("Started domain %s.", name);
-        manager_guest_set_running(m, name, true);
+        *ret = s;
         return 0;
 }
 

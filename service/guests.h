@@ -52,8 +52,19 @@ int guest_handoff_setup(Manager *m, PciDevice *gpu, const char *domain, const Vi
 /* The first display-class function among the hostdevs that the machine has (NULL: none). */
 PciDevice *guest_find_gpu(Manager *m, const VirtHostdev *hostdevs, size_t n);
 
-/* Starts the domain (the step "start-domain"): 0, or -errno with libvirt's message. */
-int manager_guest_start_domain(Manager *m, const char *name, char **ret_message);
+typedef struct GuestStart GuestStart;
+/* result 0: the domain runs; else -errno and what went wrong, with libvirt's message. */
+typedef void (*GuestStartHandler)(int result, const char *message, void *userdata);
+
+/* Starts the domain (the step "start-domain") from a helper process (virt-start.h), so that
+ * the daemon answers libvirt's hook meanwhile; handler is called once, from the event loop,
+ * after the daemon saw the domain run. -errno with *ret_message when it cannot begin. */
+int manager_guest_start_domain(Manager *m, const char *name, GuestStartHandler handler, void *userdata,
+                               GuestStart **ret, char **ret_message);
+/* Forgets the handler (the helper is left to finish). */
+GuestStart *guest_start_free(GuestStart *s);
+/* The domain whose start is under way (not to be prepared again by the hook). */
+const char *guest_start_domain(const GuestStart *s) _pure_;
 
 /* GuestRunning (error set) when the domain runs, as libvirt says now (or, libvirt out of
  * reach, as the events said). */

@@ -194,6 +194,38 @@ def a_start_libvirt_refuses_undoes_the_handoff(bed):
 
 
 @case()
+def the_daemon_answers_the_hook_while_libvirt_starts_the_domain(bed):
+    """libvirt runs its qemu hook from inside virDomainCreate, and the hook asks the daemon
+    (PrepareGuest): the daemon starts the domain from a helper process and keeps answering.
+    libvirtd is stopped (SIGSTOP) once the handoff reached its last probe, so the start waits;
+    meanwhile PrepareGuest for that domain answers at once with nothing to do (the daemon is
+    starting it), properties answer, and once libvirtd goes on the Handoff finishes."""
+    bed.define_domain("gaming")
+    before = bed.snapshot()
+    fault = f"drivers_probe {AUDIO} hang"
+    bed.fault(fault)
+    pending = bed.method_async(GPU_PATH, GPU_IF, "Handoff", "sa{sv}", "gaming", "0", timeout=60)
+    bed.wait_fault_fired(fault, pending)
+    os.kill(bed.libvirtd.pid, signal.SIGSTOP)
+    try:
+        bed.release()
+        bed.wait_for(lambda: bed.prop(GPU_PATH, "Step", GPU_IF).startswith("start the libvirt domain"),
+                     "the handoff at its start-domain step", 20)
+        r = prepare(bed, "gaming", (GPU, False), (AUDIO, False), timeout=10)
+        check_eq(steps_of(r, "PrepareGuest while the daemon starts gaming"), [], "nothing to prepare")
+        check_eq(gpu_state(bed), "releasing", "the handoff still runs")
+        check(pending.running(), "the Handoff waits for libvirt")
+    finally:
+        os.kill(bed.libvirtd.pid, signal.SIGCONT)
+    r = pending.result(30)
+    check(r.ok, f"the Handoff finished once libvirtd went on: {r}")
+    check_eq(bed.domain_state("gaming"), "running", "libvirt started the domain")
+    check_eq(gpu_state(bed), "guest", "State")
+    check_eq(bed.virsh("destroy", "gaming").code, 0, "virsh destroy gaming")
+    back_to(bed, before, "after the domain stopped")
+
+
+@case()
 def managed_hostdevs_are_left_to_libvirt(bed):
     """managed='yes': libvirt binds and unbinds them itself; passthru releases the host's hold
     (consoles, frame buffer, nvidia modules) but does not move them."""

@@ -5,7 +5,9 @@
  * directory, serves the test driver on its own socket (test+unix:///…/node.xml?socket=…).
  * The socket's watches and libvirt's keepalive go through the sd-event bridge; stopping
  * libvirtd must bring the close callback ("disconnected"), starting it again a reconnection
- * and "resync", and lifecycle events must flow again after it.
+ * and "resync", and lifecycle events must flow again after it. The domain start in a helper
+ * process (virt-start.c) must leave the loop free while libvirtd does not answer, report
+ * libvirt's refusal with its message, and give up at its deadline.
  * Skipped (77) unless run as root with /usr/sbin/libvirtd installed (libvirt-daemon).
  * Usage: test-virt-remote FIXTURES_DIR (the directory holding node.xml).
  */
@@ -21,6 +23,7 @@
 #include <time.h>
 
 #include "virt-event.h"
+#include "virt-start.h"
 #include "virt.h"
 #include "loop.h"
 #include "tests.h"
@@ -247,6 +250,133 @@ static void test_libvirtd_restart_disconnects_then_resyncs(void) {
         start_gpu_guest_and_see_it_started();
 }
 
+typedef struct StartOutcome {
+        unsigned calls;
+        int result;
+        char *message;
+} StartOutcome;
+
+static void on_started(VirtDomainStart *s, int result, const char *message, void *userdata) {
+        StartOutcome *o = userdata;
+
+        o->calls++;
+        o->result = result;
+        free(o->message);
+        o->message = message ? strdup(message) : NULL;
+}
+
+static int on_tick(sd_event_source *source, uint64_t usec, void *userdata) {
+        (*(unsigned *) userdata)++;
+        return 0;
+}
+
+/* Each connection to a test driver file gets a private copy of it; the helper's connection
+ * must see the same host as ours: the shared "default" test host (domain "test", running). */
+static virConnectPtr default_conn;
+static char *default_uri;
+
+static virDomainPtr default_domain(void) {
+        return default_conn ? virDomainLookupByName(default_conn, "test") : NULL;
+}
+
+static bool default_domain_active(void) {
+        _cleanup_(virDomainFreep) virDomainPtr d = default_domain();
+        return d && virDomainIsActive(d) == 1;
+}
+
+static void stop_default_domain(void) {
+        _cleanup_(virDomainFreep) virDomainPtr d = default_domain();
+
+        CHECK(d);
+        if (d && virDomainIsActive(d) == 1)
+                CHECK_INTEQ(virDomainDestroy(d), 0);
+        CHECK(!default_domain_active());
+}
+
+static void test_start_in_a_helper_leaves_the_loop_free(void) {
+        _cleanup_(virt_domain_start_freep) VirtDomainStart *s = NULL;
+        _cleanup_(sd_event_source_unrefp) sd_event_source *timer = NULL;
+        _cleanup_(virDomainFreep) virDomainPtr d = NULL;
+        StartOutcome o = {};
+        unsigned ticks = 0;
+
+        CHECK(asprintf(&default_uri, "test+unix:///default?socket=%s", socket_path) > 0);
+        default_conn = virConnectOpen(default_uri);
+        CHECK(default_conn);
+        d = default_domain();
+        CHECK(d);
+        if (!d)
+                return;
+        stop_default_domain();
+
+        /* libvirtd stopped: a virDomainCreate made here would block the loop until it answers. */
+        CHECK_INTEQ(kill(daemon_pid, SIGSTOP), 0);
+        CHECK_INTEQ(virt_domain_start_async(event, default_uri, "test", 30 * USEC_PER_SEC, on_started, &o, &s), 0);
+        /* the loop runs meanwhile: a timer fires */
+        CHECK_INTEQ(sd_event_add_time_relative(event, &timer, CLOCK_MONOTONIC, 200 * USEC_PER_MSEC, 0, on_tick, &ticks), 0);
+        CHECK(loop_run_until(event, &ticks, 1, USEC_PER_SEC));
+        CHECK_INTEQ(o.calls, 0);
+        CHECK_INTEQ(n_tasks(), 1); /* a process, not a thread */
+        CHECK_INTEQ(kill(daemon_pid, SIGCONT), 0);
+        CHECK(loop_run_until(event, &o.calls, 1, 20 * USEC_PER_SEC));
+        CHECK_INTEQ(o.result, 0);
+        CHECK(!o.message);
+        CHECK(default_domain_active());
+        free(o.message);
+}
+
+static void test_start_in_a_helper_reports_libvirts_refusal(void) {
+        _cleanup_(virt_domain_start_freep) VirtDomainStart *s = NULL;
+        StartOutcome o = {};
+
+        if (!default_conn)
+                return;
+        /* running already: libvirt refuses */
+        CHECK(default_domain_active());
+        CHECK_INTEQ(virt_domain_start_async(event, default_uri, "test", 30 * USEC_PER_SEC, on_started, &o, &s), 0);
+        CHECK(loop_run_until(event, &o.calls, 1, 20 * USEC_PER_SEC));
+        CHECK(o.result < 0); /* the test driver says "internal error" (-EIO), qemu "operation invalid" */
+        CHECK(o.message && strstr(o.message, "already running"));
+        if (o.message)
+                fprintf(stderr, "  libvirt says: %s\n", o.message);
+        s = virt_domain_start_free(s);
+        free(o.message);
+
+        /* no such domain */
+        o = (StartOutcome) {};
+        CHECK_INTEQ(virt_domain_start_async(event, default_uri, "no-such-domain", 30 * USEC_PER_SEC,
+                                            on_started, &o, &s),
+                    0);
+        CHECK(loop_run_until(event, &o.calls, 1, 20 * USEC_PER_SEC));
+        CHECK_INTEQ(o.result, -ENOENT);
+        CHECK(o.message && strstr(o.message, "not found"));
+        if (o.message)
+                fprintf(stderr, "  libvirt says: %s\n", o.message);
+        free(o.message);
+}
+
+static void test_start_in_a_helper_gives_up_at_its_deadline(void) {
+        _cleanup_(virt_domain_start_freep) VirtDomainStart *s = NULL;
+        StartOutcome o = {};
+
+        if (!default_conn)
+                return;
+        stop_default_domain();
+        CHECK_INTEQ(kill(daemon_pid, SIGSTOP), 0);
+        CHECK_INTEQ(virt_domain_start_async(event, default_uri, "test", 200 * USEC_PER_MSEC, on_started, &o, &s), 0);
+        CHECK(loop_run_until(event, &o.calls, 1, 5 * USEC_PER_SEC));
+        CHECK_INTEQ(o.result, -ETIME);
+        CHECK(o.message && strstr(o.message, "did not finish starting"));
+        CHECK_INTEQ(kill(daemon_pid, SIGCONT), 0);
+        /* The helper is left to finish; freeing forgets it (reaped by the loop). */
+        s = virt_domain_start_free(s);
+        loop_run_for(event, 100 * USEC_PER_MSEC);
+        CHECK_INTEQ(o.calls, 1);
+        free(o.message);
+        (void) virConnectClose(default_conn);
+        default_conn = NULL;
+}
+
 static void test_release_closes_the_remote_connection(void) {
         size_t handles = 99, timeouts = 99;
 
@@ -293,6 +423,14 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
 
+        /* the domain start's helper processes end through sd-event's child sources */
+        sigset_t ss;
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0) {
+                fprintf(stderr, "Cannot block SIGCHLD: %m\n");
+                return EXIT_FAILURE;
+        }
         r = sd_event_new(&event);
         if (r < 0 || virt_event_register(event) < 0) {
                 fprintf(stderr, "Cannot set up the event loop\n");
@@ -309,6 +447,9 @@ int main(int argc, char **argv) {
         RUN(test_remote_connection_watches_its_socket);
         RUN(test_remote_lifecycle_events);
         RUN(test_libvirtd_restart_disconnects_then_resyncs);
+        RUN(test_start_in_a_helper_leaves_the_loop_free);
+        RUN(test_start_in_a_helper_reports_libvirts_refusal);
+        RUN(test_start_in_a_helper_gives_up_at_its_deadline);
         RUN(test_release_closes_the_remote_connection);
         RUN(test_remote_driver_creates_no_thread);
 
@@ -320,5 +461,6 @@ int main(int argc, char **argv) {
         (void) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
         free(socket_path);
         free(uri);
+        free(default_uri);
         return TESTS_DONE();
 }
