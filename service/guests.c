@@ -281,16 +281,24 @@ int manager_guest_lookup(Manager *m, const char *name_or_uuid, GuestDomain *ret,
 }
 
 PciDevice *guest_find_gpu(Manager *m, const VirtHostdev *hostdevs, size_t n) {
+        PciDevice *first = NULL;
+
         for (size_t i = 0; i < n; i++) {
                 PciDevice *d;
 
                 if (hostdevs[i].interface)
                         continue;
                 d = machine_find_device(m->machine, &hostdevs[i].address);
-                if (d && pci_device_is_display(d))
+                if (!d || !pci_device_is_display(d))
+                        continue;
+                /* The host's primary GPU is the one whose hold (consoles, frame buffer) must
+                 * be released: it is "the" GPU; another one travels as a hostdev. */
+                if (gpu_is_primary(d))
                         return d;
+                if (!first)
+                        first = d;
         }
-        return NULL;
+        return first;
 }
 
 static char *hostdevs_list(const VirtHostdev *hostdevs, size_t n) {
@@ -342,6 +350,14 @@ int guest_handoff_setup(Manager *m, PciDevice *gpu, const char *domain, const Vi
                                                  domain, a);
                 if (d == gpu)
                         found = true;
+                else if (pci_device_is_display(d) && gpu_is_primary(d))
+                        /* Its consoles and frame buffer would be torn from under the host. */
+                        return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_VIABLE,
+                                                 "Domain %s also passes through %s, the host's primary GPU, whose "
+                                                 "consoles and frame buffer only a handoff of that GPU releases: "
+                                                 "'passthructl start %s' hands over that one first; nothing was "
+                                                 "changed.",
+                                                 domain, d->name, domain);
                 if (hostdevs[i].managed)
                         managed[n_managed++] = d->address;
                 for (size_t k = 0; k < n_functions; k++)

@@ -123,6 +123,33 @@ static int start(Manager *m, sd_bus_message *message, PciDevice *gpu, Journal *j
         return 1;
 }
 
+/* InUse (error set) when a process holds a node of the GPU or its companions; with
+ * ret_consumers (a dry-run) they are listed instead. */
+static int extra_gpu_unused(Manager *m, PciDevice *gpu, char ***ret_consumers, sd_bus_error *error) {
+        _cleanup_free_ char *who = NULL;
+        Holder *h = NULL;
+        size_t nh = 0;
+        int r;
+
+        r = gpu_consumers(m, gpu, &h, &nh);
+        if (r < 0)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
+                                         "Failed to read who holds the nodes of %s (%s); nothing was changed.",
+                                         gpu->name, strerror(ERRNO_VALUE(r)));
+        for (size_t i = 0; ret_consumers && i < nh && r >= 0; i++)
+                r = strv_push(ret_consumers, holder_describe(&h[i]));
+        who = holders_describe(h, nh);
+        holders_free(h, nh);
+        if (r < 0 || (nh > 0 && !who))
+                return -ENOMEM;
+        if (nh > 0 && !ret_consumers)
+                return sd_bus_error_setf(error, PASSTHRU_ERROR_IN_USE,
+                                         "The host still uses %s, which the domain passes through too: %s. Close "
+                                         "them, then try again; nothing was changed.",
+                                         gpu->name, who);
+        return 0;
+}
+
 int gpu_handoff_start(Manager *m, sd_bus_message *message, PciDevice *gpu, const HandoffGuest *guest,
                       bool stop_dm, bool dry_run, sd_bus_error *error) {
         _cleanup_(journal_done) Journal j = {};
@@ -185,6 +212,18 @@ int gpu_handoff_start(Manager *m, sd_bus_message *message, PciDevice *gpu, const
                                                  "The host still uses %s: %s. Close them%s, then try again; nothing was "
                                                  "changed.",
                                                  gpu->name, who, gpu_is_primary(gpu) ? " (or stop the display manager)" : "");
+        }
+        /* Another GPU the domain lists moves as a hostdev (no console of the host is on it):
+         * the kernel's unbind would wait for whoever holds its nodes, so nobody may (after the
+         * display manager's stop: a step of the plan). */
+        for (size_t i = 0; guest && (!stop_units[0] || dry_run) && i < guest->n_extra; i++) {
+                PciDevice *other = guest->extra[i];
+
+                if (!pci_device_is_display(other))
+                        continue;
+                r = extra_gpu_unused(m, other, dry_run ? &consumers : NULL, error);
+                if (r < 0)
+                        return r;
         }
 
         /* plan */

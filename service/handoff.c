@@ -176,6 +176,9 @@ int handoff_plan(Manager *m, PciDevice *gpu, const HandoffGuest *guest, char *co
         }
         if (stop_units && stop_units[0]) {
                 r = plan_add(&p, STEP_CHECK_CONSUMERS, NULL, gpu->name, -1);
+                for (size_t i = 0; r >= 0 && guest && i < guest->n_extra; i++)
+                        if (pci_device_is_display(guest->extra[i]))
+                                r = plan_add(&p, STEP_CHECK_CONSUMERS, NULL, guest->extra[i]->name, -1);
                 if (r < 0)
                         return r;
         }

@@ -225,6 +225,52 @@ def the_daemon_answers_the_hook_while_libvirt_starts_the_domain(bed):
     back_to(bed, before, "after the domain stopped")
 
 
+SKYLAKE = os.path.join(os.path.dirname(ACS), "intel-skylake-gtx1050ti.txt")
+GTX1050, GTX1050_AUDIO, IGPU = "0000:02:00.0", "0000:02:00.1", "0000:00:02.0"
+GTX1050_PATH = "/org/passthru1/device/pci_0000_02_00_0"
+IGPU_PATH = "/org/passthru1/device/pci_0000_00_02_0"
+
+
+@case(listing=SKYLAKE)
+def a_domain_with_two_gpus(bed):
+    """Domain two-gpus passes through both GPUs of the Skylake machine: the host's iGPU (boot
+    VGA, consoles and frame buffer on it) and the GTX 1050 Ti. The primary GPU is the one whose
+    hold is released; the other moves as a hostdev, and nobody may hold its nodes. Handing the
+    GTX 1050 Ti to it would tear the iGPU from under the host: refused."""
+    bed.define_domain("two-gpus")
+    before = bed.snapshot()
+    r = bed.method(GTX1050_PATH, GPU_IF, "Handoff", "sa{sv}", "two-gpus", "0")
+    check_error(r, E + "NotViable", "Handoff of the GTX 1050 Ti to a domain that also takes the primary GPU")
+    check(IGPU in (r.message or "") and "primary" in (r.message or ""), f"the message names the iGPU: {r.message!r}")
+    check_same_state(bed.snapshot(), before, "nothing changed")
+
+    plan = steps_of(bed.method(MANAGER, MANAGER_IF, "StartGuest", "sa{sv}", "two-gpus", "1", "dry-run", "b", "true"),
+                    "StartGuest dry-run")
+    check(any(k == "unbind-console" for k, _ in plan), f"the iGPU's consoles are released: {plan}")
+    check(any(k == "probe" and GTX1050 in d for k, d in plan), f"the GTX 1050 Ti moves too: {plan}")
+    check_eq(plan[-1][0], "start-domain", "then the domain starts")
+    check_same_state(bed.snapshot(), before, "a dry-run changes nothing")
+
+    holder = bed.hold_open("/dev/dri/card1")
+    r = bed.method(MANAGER, MANAGER_IF, "StartGuest", "sa{sv}", "two-gpus", "0")
+    check_error(r, E + "InUse", "StartGuest while a process holds the GTX 1050 Ti's card1")
+    check(GTX1050 in (r.message or "") and str(holder) in (r.message or "") and "/dev/dri/card1" in (r.message or ""),
+          f"the message names the GPU, the process and the node: {r.message!r}")
+    check_same_state(bed.snapshot(), before, "nothing changed")
+    check_eq(bed.domain_state("two-gpus"), "shut off", "the domain was not started")
+    bed.stop_holder(holder)
+
+    done = steps_of(bed.method(MANAGER, MANAGER_IF, "StartGuest", "sa{sv}", "two-gpus", "0"), "StartGuest")
+    check_eq(bed.domain_state("two-gpus"), "running", "libvirt started the domain")
+    check(on_vfio(bed, IGPU, GTX1050, GTX1050_AUDIO), "both GPUs and the audio on vfio-pci")
+    check_eq(bed.prop(IGPU_PATH, "State", GPU_IF), "guest", "the iGPU's State")
+    check_eq(bed.prop(IGPU_PATH, "Domain", GPU_IF), "two-gpus", "the iGPU's Domain")
+    check_eq(bed.virsh("destroy", "two-gpus").code, 0, "virsh destroy two-gpus")
+    bed.wait_for(lambda: bed.prop(IGPU_PATH, "State", GPU_IF) == "host", "the GPUs back on the host", 20)
+    check_same_state(bed.snapshot(), before, "everything back", ignore_modules=VFIO_MODULES)
+    check_eq(bed.journals(), [], "no journal")
+
+
 @case()
 def managed_hostdevs_are_left_to_libvirt(bed):
     """managed='yes': libvirt binds and unbinds them itself; passthru releases the host's hold
