@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tests/install-deps.sh --tests
-bash tests/vm/setup-host.sh
+bash tests/vm/setup-host.sh --libvirt
 bash tests/build.sh
 
 status=0
