@@ -124,8 +124,9 @@ static int start(Manager *m, sd_bus_message *message, PciDevice *gpu, Journal *j
 }
 
 /* InUse (error set) when a process holds a node of the GPU or its companions; with
- * ret_consumers (a dry-run) they are listed instead. */
-static int extra_gpu_unused(Manager *m, PciDevice *gpu, char ***ret_consumers, sd_bus_error *error) {
+ * ret_consumers (a dry-run) they are listed instead. extra: a GPU the domain passes through
+ * besides the one handed off. */
+static int check_gpu_unused(Manager *m, PciDevice *gpu, bool extra, char ***ret_consumers, sd_bus_error *error) {
         _cleanup_free_ char *who = NULL;
         Holder *h = NULL;
         size_t nh = 0;
@@ -144,9 +145,10 @@ static int extra_gpu_unused(Manager *m, PciDevice *gpu, char ***ret_consumers, s
                 return -ENOMEM;
         if (nh > 0 && !ret_consumers)
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_IN_USE,
-                                         "The host still uses %s, which the domain passes through too: %s. Close "
-                                         "them, then try again; nothing was changed.",
-                                         gpu->name, who);
+                                         "The host still uses %s%s: %s. Close them%s, then try again; nothing was "
+                                         "changed.",
+                                         gpu->name, extra ? ", which the domain passes through too" : "", who,
+                                         gpu_is_primary(gpu) ? " (or stop the display manager)" : "");
         return 0;
 }
 
@@ -154,11 +156,9 @@ int gpu_handoff_start(Manager *m, sd_bus_message *message, PciDevice *gpu, const
                       bool stop_dm, bool dry_run, sd_bus_error *error) {
         _cleanup_(journal_done) Journal j = {};
         _cleanup_(plan_done) Plan p = {};
-        _cleanup_free_ char *problem = NULL, *who = NULL;
+        _cleanup_free_ char *problem = NULL;
         _cleanup_strv_free_ char **consumers = NULL;
         char *stop_units[2] = {};
-        Holder *h = NULL;
-        size_t nh = 0;
         int r;
 
         /* one operation per group; once only */
@@ -196,22 +196,9 @@ int gpu_handoff_start(Manager *m, sd_bus_message *message, PciDevice *gpu, const
          * the stop (a step), and nothing here would use them but a dry-run's reply: no scan of
          * /proc then, which costs milliseconds on a desktop. */
         if (!stop_units[0] || dry_run) {
-                r = gpu_consumers(m, gpu, &h, &nh);
+                r = check_gpu_unused(m, gpu, false, dry_run ? &consumers : NULL, error);
                 if (r < 0)
-                        return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
-                                                 "Failed to read who holds the GPU's nodes (%s); nothing was changed.",
-                                                 strerror(ERRNO_VALUE(r)));
-                for (size_t i = 0; i < nh && r >= 0; i++)
-                        r = strv_push(&consumers, holder_describe(&h[i]));
-                who = holders_describe(h, nh);
-                holders_free(h, nh);
-                if (r < 0 || (nh > 0 && !who))
-                        return -ENOMEM;
-                if (nh > 0 && !dry_run)
-                        return sd_bus_error_setf(error, PASSTHRU_ERROR_IN_USE,
-                                                 "The host still uses %s: %s. Close them%s, then try again; nothing was "
-                                                 "changed.",
-                                                 gpu->name, who, gpu_is_primary(gpu) ? " (or stop the display manager)" : "");
+                        return r;
         }
         /* Another GPU the domain lists moves as a hostdev (no console of the host is on it):
          * the kernel's unbind would wait for whoever holds its nodes, so nobody may (after the
@@ -221,7 +208,7 @@ int gpu_handoff_start(Manager *m, sd_bus_message *message, PciDevice *gpu, const
 
                 if (!pci_device_is_display(other))
                         continue;
-                r = extra_gpu_unused(m, other, dry_run ? &consumers : NULL, error);
+                r = check_gpu_unused(m, other, true, dry_run ? &consumers : NULL, error);
                 if (r < 0)
                         return r;
         }

@@ -269,6 +269,38 @@ pci_attr() {
         read -r v <"/sys/bus/pci/devices/$1/$2" && echo "$v"
 }
 
+# pci_override ADDRESS: its driver_override ("(null)" when none).
+pci_override() {
+        local v
+        read -r v <"/sys/bus/pci/devices/$1/driver_override" && echo "$v"
+}
+
+# pci_where ADDRESS...: "ADDRESS=DRIVER/OVERRIDE " of each, for "nothing changed" comparisons.
+pci_where() {
+        local a
+        for a in "$@"; do printf '%s=%s/%s ' "$a" "$(pci_driver "$a")" "$(pci_override "$a")"; done
+}
+
+# modules_but_vfio: the loaded modules, sorted, one a line, without the vfio family (a
+# Detach or Handoff loads it and leaves it loaded, as libvirt's reattach does).
+modules_but_vfio() {
+        local name rest
+        while read -r name rest; do
+                case $name in vfio | vfio_* | irqbypass) continue ;; esac
+                echo "$name"
+        done </proc/modules | sort
+}
+
+# vtconsoles: "vtconN=BIND(NAME) " of each virtual console driver.
+vtconsoles() {
+        local v n b
+        for v in /sys/class/vtconsole/vtcon*; do
+                read -r n <"$v/name"
+                read -r b <"$v/bind"
+                printf '%s=%s(%s) ' "${v##*/}" "$b" "$n"
+        done
+}
+
 # pci_bind ADDRESS DRIVER: rebind through driver_override + unbind +
 # drivers_probe, as the daemon under test does.  DRIVER "" returns the
 # device to the driver the kernel picks by itself.

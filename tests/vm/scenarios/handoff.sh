@@ -55,29 +55,8 @@ grp=$(pci_group "$vga")
 gpu_path=$P/device/pci_${vga//[:.]/_}
 diag "VGA $vga + HDA $hda in group $grp"
 
-override_of() { local v; read -r v <"$SYSPCI/$1/driver_override" && echo "$v"; }
-where() {
-        local a
-        for a in "$@"; do printf '%s=%s/%s ' "$a" "$(pci_driver "$a")" "$(override_of "$a")"; done
-}
-# The loaded modules, without the vfio family the handoff loads and leaves (as Reattach does).
-modules() {
-        local name rest
-        while read -r name rest; do
-                case $name in vfio | vfio_* | irqbypass) continue ;; esac
-                echo "$name"
-        done </proc/modules | sort
-}
-vtcons() {
-        local v n b
-        for v in /sys/class/vtconsole/vtcon*; do
-                read -r n <"$v/name"
-                read -r b <"$v/bind"
-                printf '%s=%s(%s) ' "${v##*/}" "$b" "$n"
-        done
-}
 fb_of() { local f=("$SYSPCI/$1"/graphics/fb*); [ -e "${f[0]}" ] && echo "${f[0]##*fb}"; }
-state() { printf 'where: %s\nconsoles: %s\nmodules: %s\n' "$(where "$vga" "$hda")" "$(vtcons)" "$(modules | tr '\n' ' ')"; }
+state() { printf 'where: %s\nconsoles: %s\nmodules: %s\n' "$(pci_where "$vga" "$hda")" "$(vtconsoles)" "$(modules_but_vfio | tr '\n' ' ')"; }
 gpu_prop() { busctl --system --timeout=10 get-property org.passthru1 "$gpu_path" org.passthru1.Gpu "$1" 2>&1; }
 # call PATH INTERFACE.METHOD ARGS...: gdbus (prints error names); sets $out and $rc.
 call() {
@@ -103,12 +82,12 @@ for console in range(1, 7):
 EOF
 }
 check "the consoles are mapped to fb$fb (FBIOPUT_CON2FBMAP, read back)" con2fb "$fb" "$fb"
-check_match "vtcon1 is the frame buffer console, bound" 'vtcon1=1\(\(M\) frame buffer device\)' "$(vtcons)"
+check_match "vtcon1 is the frame buffer console, bound" 'vtcon1=1\(\(M\) frame buffer device\)' "$(vtconsoles)"
 check "bochs is loaded" test -d /sys/module/bochs
 before=$(state)
 diag "before: $before"
 check_eq "the card starts on bochs-drm and snd_hda_intel" "$vga=bochs-drm/(null) $hda=snd_hda_intel/(null) " \
-        "$(where "$vga" "$hda")"
+        "$(pci_where "$vga" "$hda")"
 check_eq "Gpu State is host" 's "host"' "$(gpu_prop State)"
 check_eq "Gpu Primary (boot VGA, console on it)" "b true" "$(gpu_prop Primary)"
 check_eq "Gpu Companions is the audio function" "ao 1 \"$P/device/pci_${hda//[:.]/_}\"" "$(gpu_prop Companions)"
@@ -160,10 +139,10 @@ t1=$(now_ms)
 check_eq "passthructl handoff ${vga#0000:} succeeds (in $((t1 - t0)) ms)" 0 "$rc"
 while IFS= read -r l; do diag "  $l"; done </run/ctl-handoff.out
 check_eq "both functions on vfio-pci, driver_override vfio-pci" \
-        "$vga=vfio-pci/vfio-pci $hda=vfio-pci/vfio-pci " "$(where "$vga" "$hda")"
+        "$vga=vfio-pci/vfio-pci $hda=vfio-pci/vfio-pci " "$(pci_where "$vga" "$hda")"
 check "/dev/vfio/$grp is a character device" test -c "/dev/vfio/$grp"
 check "bochs is unloaded" test ! -d /sys/module/bochs
-check_match "vtcon1 (frame buffer console) unbound" 'vtcon1=0\(' "$(vtcons)"
+check_match "vtcon1 (frame buffer console) unbound" 'vtcon1=0\(' "$(vtconsoles)"
 check "no DRM node of the VGA any more" test ! -e "$card"
 check_eq "Gpu State detached" 's "detached"' "$(gpu_prop State)"
 check_eq "Gpu Domain: none (detach only)" 's ""' "$(gpu_prop Domain)"

@@ -140,28 +140,7 @@ check_match "... libvirt kept the VGA as a host device" "<address domain='0x0000
         "$(virsh dumpxml "$DOM")"
 phase "domain defined"
 
-override_of() { local v; read -r v <"$SYSPCI/$1/driver_override" && echo "$v"; }
-where() {
-        local a
-        for a in "$@"; do printf '%s=%s/%s ' "$a" "$(pci_driver "$a")" "$(override_of "$a")"; done
-}
-# The loaded modules, without the vfio family the handoff loads and leaves (as Reattach does).
-modules() {
-        local name rest
-        while read -r name rest; do
-                case $name in vfio | vfio_* | irqbypass) continue ;; esac
-                echo "$name"
-        done </proc/modules | sort
-}
-vtcons() {
-        local v n b
-        for v in /sys/class/vtconsole/vtcon*; do
-                read -r n <"$v/name"
-                read -r b <"$v/bind"
-                printf '%s=%s(%s) ' "${v##*/}" "$b" "$n"
-        done
-}
-state() { printf 'where: %s\nconsoles: %s\nmodules: %s\n' "$(where "$vga" "$hda")" "$(vtcons)" "$(modules | tr '\n' ' ')"; }
+state() { printf 'where: %s\nconsoles: %s\nmodules: %s\n' "$(pci_where "$vga" "$hda")" "$(vtconsoles)" "$(modules_but_vfio | tr '\n' ' ')"; }
 gpu_prop() { busctl --system --timeout=10 get-property org.passthru1 "$gpu_path" org.passthru1.Gpu "$1" 2>&1; }
 journals() { local j=("$RT"/*.journal "$RT"/*.handoff); [ -e "${j[0]}" ] && echo "${j[@]##*/}"; }
 domstate() { virsh domstate "$DOM" 2>&1; }
@@ -171,7 +150,7 @@ qemu_holds_group() {
         local pid
         pid=$(qemu_pid) && [ -n "$pid" ] && [ -n "$(find "/proc/$pid/fd" -lname "/dev/vfio/$grp" 2>/dev/null)" ]
 }
-on_vfio() { [ "$(where "$vga" "$hda")" = "$vga=vfio-pci/vfio-pci $hda=vfio-pci/vfio-pci " ]; }
+on_vfio() { [ "$(pci_where "$vga" "$hda")" = "$vga=vfio-pci/vfio-pci $hda=vfio-pci/vfio-pci " ]; }
 at_home() { [ "$(state)" = "$before" ] && [ "$(gpu_prop State)" = 's "host"' ] && [ -z "$(journals)" ]; }
 hook_failures() { grep 'Hook script execution failed' "$LVLOG" 2>/dev/null; }
 
@@ -180,7 +159,7 @@ check "bochs is loaded" test -d /sys/module/bochs
 before=$(state)
 diag "before: $before"
 check_eq "the card starts on bochs-drm and snd_hda_intel" "$vga=bochs-drm/(null) $hda=snd_hda_intel/(null) " \
-        "$(where "$vga" "$hda")"
+        "$(pci_where "$vga" "$hda")"
 check_eq "Gpu State is host" 's "host"' "$(gpu_prop State)"
 check_eq "the domain is shut off" "shut off" "$(domstate)"
 
@@ -207,7 +186,7 @@ rc=$?
 check_eq "passthructl start $DOM succeeds (in $(( $(now_ms) - t0 )) ms)" 0 "$rc"
 while IFS= read -r l; do diag "  $l"; done </run/ctl-start.out
 phase "passthructl start"
-check "both functions on vfio-pci, driver_override vfio-pci" on_vfio || diag "  $(where "$vga" "$hda")"
+check "both functions on vfio-pci, driver_override vfio-pci" on_vfio || diag "  $(pci_where "$vga" "$hda")"
 check "bochs is unloaded" test ! -d /sys/module/bochs
 check_eq "Gpu State guest" 's "guest"' "$(gpu_prop State)"
 check_eq "Gpu Domain $DOM" "s \"$DOM\"" "$(gpu_prop Domain)"
@@ -244,7 +223,7 @@ rc=$?
 check_eq "hook off: passthructl start $DOM succeeds (in $(( $(now_ms) - t0 )) ms)" 0 "$rc" ||
         while IFS= read -r l; do diag "  $l"; done </run/ctl-start.out
 phase "hook off: passthructl start"
-check "hook off: both functions on vfio-pci, driver_override vfio-pci" on_vfio || diag "  $(where "$vga" "$hda")"
+check "hook off: both functions on vfio-pci, driver_override vfio-pci" on_vfio || diag "  $(pci_where "$vga" "$hda")"
 check_eq "hook off: virsh: $DOM running" running "$(domstate)"
 check "hook off: the nested QEMU (pid $(qemu_pid)) has /dev/vfio/$grp open" qemu_holds_group
 check_eq "hook off: Gpu State guest" 's "guest"' "$(gpu_prop State)"
@@ -266,7 +245,7 @@ check_eq "virsh start $DOM succeeds (the hook hands the card off; in $(( $(now_m
         diag "  $out"
 phase "virsh start"
 check_match "the hook's prepare begin ran" "^$DOM prepare begin -\$" "$(<"$CALLS")"
-check "both functions on vfio-pci, driver_override vfio-pci" on_vfio || diag "  $(where "$vga" "$hda")"
+check "both functions on vfio-pci, driver_override vfio-pci" on_vfio || diag "  $(pci_where "$vga" "$hda")"
 check "bochs is unloaded" test ! -d /sys/module/bochs
 check_eq "virsh: $DOM running" running "$(domstate)"
 check "the nested QEMU (pid $(qemu_pid)) has /dev/vfio/$grp open" qemu_holds_group

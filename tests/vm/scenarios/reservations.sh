@@ -25,7 +25,6 @@ vga=$(pci_find 1234 1111)
 hda=$(pci_find 8086 293e)
 grp=$(pci_group "$vga")
 diag "VGA $vga + HDA $hda in group $grp; kernel command line: $(cat /proc/cmdline)"
-override_of() { local v; read -r v <"$SYSPCI/$1/driver_override" && echo "$v"; }
 vga_drm_nodes() { # DRM nodes whose device is the VGA
         local n
         for n in /sys/class/drm/*/device; do
@@ -40,8 +39,8 @@ if [ "$mode" = disabled ]; then
         check_match "passthrud says why it did nothing" 'passthru\.disable' "$(cat /run/passthru-reservations.log)"
         check_eq "the VGA is on its host driver" bochs-drm "$(pci_driver "$vga")"
         check_eq "the HDA is on its host driver" snd_hda_intel "$(pci_driver "$hda")"
-        check_eq "no driver_override on the VGA" "(null)" "$(override_of "$vga")"
-        check_eq "no driver_override on the HDA" "(null)" "$(override_of "$hda")"
+        check_eq "no driver_override on the VGA" "(null)" "$(pci_override "$vga")"
+        check_eq "no driver_override on the HDA" "(null)" "$(pci_override "$hda")"
         check "vfio_pci not loaded" test ! -e /sys/module/vfio_pci
         check "/dev/vfio/$grp absent" test ! -e "/dev/vfio/$grp"
         check "the VGA has its DRM node" test -n "$(vga_drm_nodes)"
@@ -51,8 +50,8 @@ fi
 # --- before any session: what the boot left ------------------------------------------------
 check_eq "the VGA is on vfio-pci after udev's coldplug" vfio-pci "$(pci_driver "$vga")"
 check_eq "the HDA is on vfio-pci after udev's coldplug" vfio-pci "$(pci_driver "$hda")"
-check_eq "the VGA's driver_override" vfio-pci "$(override_of "$vga")"
-check_eq "the HDA's driver_override" vfio-pci "$(override_of "$hda")"
+check_eq "the VGA's driver_override" vfio-pci "$(pci_override "$vga")"
+check_eq "the HDA's driver_override" vfio-pci "$(pci_override "$hda")"
 check "/dev/vfio/$grp is a character device" test -c "/dev/vfio/$grp"
 check_eq "no DRM node for the VGA (bochs-drm never bound it)" "" "$(vga_drm_nodes)"
 check "bochs loaded by coldplug nonetheless (it would have taken the VGA)" test -e /sys/module/bochs
@@ -77,7 +76,7 @@ out=$("$CTL" reattach group "$grp" 2>&1)
 check_eq "passthructl reattach group $grp exit status (output: $out)" 0 $?
 check_eq "the VGA back on bochs-drm" bochs-drm "$(pci_driver "$vga")"
 check_eq "the HDA back on snd_hda_intel" snd_hda_intel "$(pci_driver "$hda")"
-check_eq "the VGA's override cleared" "(null)" "$(override_of "$vga")"
+check_eq "the VGA's override cleared" "(null)" "$(pci_override "$vga")"
 check "the VGA has its DRM node again" test -n "$(vga_drm_nodes)"
 check_match "still reserved for the next boot" "$vga" "$("$CTL" reservations 2>&1)"
 finish

@@ -125,17 +125,11 @@ steps() {
         done
 }
 
-override_of() { local v; read -r v <"$SYSPCI/$1/driver_override" && echo "$v"; }
 prop() { # prop PATH INTERFACE NAME -> busctl's "TYPE VALUE"
         busctl --system --timeout=10 get-property org.passthru1 "$1" "$2" "$3" 2>&1
 }
 dev_prop() { prop "$(dev_path "$1")" org.passthru1.Device "$2"; }
 grp_prop() { prop "$P/group/$1" org.passthru1.Group "$2"; }
-# where ADDRESS...: "driver/override" of each, for "nothing changed" comparisons
-where() {
-        local a
-        for a in "$@"; do printf '%s=%s/%s ' "$a" "$(pci_driver "$a")" "$(override_of "$a")"; done
-}
 vfio_node_ok() { # a character device whose number is the kernel's for the group
         local dev
         [ -c "/dev/vfio/$1" ] || return 1
@@ -145,7 +139,7 @@ vfio_node_ok() { # a character device whose number is the kernel's for the group
 journals() { local j=("$RT"/*.journal); [ -e "${j[0]}" ] && echo "${j[@]##*/}"; }
 
 host_where="$vga=bochs-drm/(null) $hda=snd_hda_intel/(null) "
-check_eq "the group starts on its host drivers, no overrides" "$host_where" "$(where "$vga" "$hda")"
+check_eq "the group starts on its host drivers, no overrides" "$host_where" "$(pci_where "$vga" "$hda")"
 vfio_loaded=0
 [ -d /sys/bus/pci/drivers/vfio-pci ] && vfio_loaded=1
 
@@ -160,7 +154,7 @@ probe: $hda: probe drivers, expect vfio-pci and /dev/vfio/$grp"
 [ "$vfio_loaded" = 0 ] && expect_detach="load-module: load module vfio_pci
 $expect_detach"
 check_eq "Detach dry-run of group $grp lists the plan" "$expect_detach" "$(steps "$out")"
-check_eq "... and changes nothing" "$host_where" "$(where "$vga" "$hda")"
+check_eq "... and changes nothing" "$host_where" "$(pci_where "$vga" "$hda")"
 check "... no /dev/vfio/$grp" test ! -e "/dev/vfio/$grp"
 if [ "$vfio_loaded" = 0 ]; then
         check "... vfio-pci not loaded by a dry-run" test ! -d /sys/bus/pci/drivers/vfio-pci
@@ -178,7 +172,7 @@ if [ "$boot_vga" = 1 ] && [ -e "${cards[0]}" ]; then
         check_match "a process holding $card of the boot VGA: Detach is HostCritical" \
                 'GDBus\.Error:org\.passthru1\.Error\.HostCritical: ' "$out"
         check_match "... naming the process" "sleep \\(pid $session\\)" "$out"
-        check_eq "... and nothing changed" "$host_where" "$(where "$vga" "$hda")"
+        check_eq "... and nothing changed" "$host_where" "$(pci_where "$vga" "$hda")"
         kill "$session"; wait "$session" 2>/dev/null
 else
         skip "HostCritical for the boot VGA" "the VGA is not the boot VGA (boot_vga=$boot_vga)"
@@ -189,7 +183,7 @@ assign root group "$grp" Detach
 t1=$(now_ms)
 check_eq "Detach of group $grp as root: the steps done (in $((t1 - t0)) ms)" "$expect_detach" "$(steps "$out")"
 check_eq "sysfs: both functions on vfio-pci, driver_override vfio-pci" \
-        "$vga=vfio-pci/vfio-pci $hda=vfio-pci/vfio-pci " "$(where "$vga" "$hda")"
+        "$vga=vfio-pci/vfio-pci $hda=vfio-pci/vfio-pci " "$(pci_where "$vga" "$hda")"
 check "/dev/vfio/$grp is the kernel's character device of the group" vfio_node_ok "$grp"
 check_eq "Device Driver of $vga" 's "vfio-pci"' "$(dev_prop "$vga" Driver)"
 check_eq "Device Driver of $hda" 's "vfio-pci"' "$(dev_prop "$hda" Driver)"
@@ -204,7 +198,7 @@ check_eq "no journal left after a finished transaction" "" "$(journals)"
 assign root group "$grp" Detach
 check_eq "a repeated Detach returns only unchanged steps" "unchanged: $vga: already on vfio-pci
 unchanged: $hda: already on vfio-pci" "$(steps "$out")"
-check_eq "... and changes nothing" "$vga=vfio-pci/vfio-pci $hda=vfio-pci/vfio-pci " "$(where "$vga" "$hda")"
+check_eq "... and changes nothing" "$vga=vfio-pci/vfio-pci $hda=vfio-pci/vfio-pci " "$(pci_where "$vga" "$hda")"
 
 expect_reattach="clear-override: $vga: clear driver_override
 unbind: $vga: unbind from vfio-pci
@@ -214,7 +208,7 @@ unbind: $hda: unbind from vfio-pci
 probe: $hda: probe drivers, expect snd_hda_intel"
 assign root group "$grp" Reattach dry-run
 check_eq "Reattach dry-run lists the plan" "$expect_reattach" "$(steps "$out")"
-check_eq "... and changes nothing" "$vga=vfio-pci/vfio-pci $hda=vfio-pci/vfio-pci " "$(where "$vga" "$hda")"
+check_eq "... and changes nothing" "$vga=vfio-pci/vfio-pci $hda=vfio-pci/vfio-pci " "$(pci_where "$vga" "$hda")"
 
 # --- 2. a process with the vfio group open ------------------------------------------------------
 # The real group fd: opening /dev/vfio/N is what QEMU does first (one opener at a time).
@@ -228,7 +222,7 @@ check_match "... naming the process" "sleep \\(pid $guest\\) holds /dev/vfio/$gr
 call root "$(dev_path "$hda")" org.passthru1.Device.Reattach
 check_match "Device.Reattach of one function of the group: GuestRunning too" \
         "org\\.passthru1\\.Error\\.GuestRunning: .*sleep \\(pid $guest\\)" "$out"
-check_eq "... and nothing changed" "$vga=vfio-pci/vfio-pci $hda=vfio-pci/vfio-pci " "$(where "$vga" "$hda")"
+check_eq "... and nothing changed" "$vga=vfio-pci/vfio-pci $hda=vfio-pci/vfio-pci " "$(pci_where "$vga" "$hda")"
 check "... /dev/vfio/$grp still there" test -c "/dev/vfio/$grp"
 kill "$guest"; wait "$guest" 2>/dev/null
 
@@ -237,7 +231,7 @@ assign root group "$grp" Reattach
 t1=$(now_ms)
 check_eq "after the process is gone, Reattach: the steps done (in $((t1 - t0)) ms)" "$expect_reattach" "$(steps "$out")"
 check_eq "sysfs: back on bochs-drm and snd_hda_intel, driver_override cleared" \
-        "$host_where" "$(where "$vga" "$hda")"
+        "$host_where" "$(pci_where "$vga" "$hda")"
 check "/dev/vfio/$grp is gone" test ! -e "/dev/vfio/$grp"
 check_eq "Device Driver of $vga" 's "bochs-drm"' "$(dev_prop "$vga" Driver)"
 check_eq "Device Driver of $hda" 's "snd_hda_intel"' "$(dev_prop "$hda" Driver)"
@@ -246,19 +240,19 @@ check_eq "Group Viable" "b false" "$(grp_prop "$grp" Viable)"
 
 # --- 3. one device: the NIC --------------------------------------------------------------------
 nic_host="$nic=e1000e/(null) "
-check_eq "the NIC starts on e1000e" "$nic_host" "$(where "$nic")"
+check_eq "the NIC starts on e1000e" "$nic_host" "$(pci_where "$nic")"
 assign root device "$nic" Detach
 check_eq "Device.Detach of $nic: the steps done" "set-override: $nic: driver_override = vfio-pci
 unbind: $nic: unbind from e1000e
 probe: $nic: probe drivers, expect vfio-pci and /dev/vfio/$nic_grp" "$(steps "$out")"
-check_eq "sysfs: the NIC on vfio-pci" "$nic=vfio-pci/vfio-pci " "$(where "$nic")"
+check_eq "sysfs: the NIC on vfio-pci" "$nic=vfio-pci/vfio-pci " "$(pci_where "$nic")"
 check "/dev/vfio/$nic_grp is the kernel's character device" vfio_node_ok "$nic_grp"
 check_eq "Group $nic_grp Viable" "b true" "$(grp_prop "$nic_grp" Viable)"
-check_eq "the GPU's group was not touched" "$host_where" "$(where "$vga" "$hda")"
+check_eq "the GPU's group was not touched" "$host_where" "$(pci_where "$vga" "$hda")"
 "$CTL" reattach "${nic#0000:}" --no-ask-password >/run/ctl-reattach.out 2>&1
 check_eq "passthructl reattach ${nic#0000:} succeeds" 0 "$?"
 check_match "... and shows the steps" "unbind.*$nic" "$(cat /run/ctl-reattach.out)"
-check_eq "sysfs: the NIC back on e1000e, override cleared" "$nic_host" "$(where "$nic")"
+check_eq "sysfs: the NIC back on e1000e, override cleared" "$nic_host" "$(pci_where "$nic")"
 check "/dev/vfio/$nic_grp is gone" test ! -e "/dev/vfio/$nic_grp"
 check_eq "Device Driver of the NIC" 's "e1000e"' "$(dev_prop "$nic" Driver)"
 
@@ -268,16 +262,16 @@ check "a non-root user is created" add_user tester
 call tester "$(dev_path "$nic")" org.passthru1.Device.Detach
 check_match "a non-root user's Device.Detach is refused: InteractiveAuthorizationRequired" \
         'org\.freedesktop\.DBus\.Error\.InteractiveAuthorizationRequired' "$out"
-check_eq "... and nothing changed" "$nic_host" "$(where "$nic")"
+check_eq "... and nothing changed" "$nic_host" "$(pci_where "$nic")"
 call tester -i "$(dev_path "$nic")" org.passthru1.Device.Detach
 check_match "... also when the call allows interactive authorization (no agent to ask)" \
         'org\.freedesktop\.DBus\.Error\.AccessDenied: .*no polkit agent' "$out"
 diag "(answered ${out#*GDBus.Error:})"
-check_eq "... and nothing changed" "$nic_host" "$(where "$nic")"
+check_eq "... and nothing changed" "$nic_host" "$(pci_where "$nic")"
 call tester "$P/group/$grp" org.passthru1.Group.Detach
 check_match "the same user's Group.Detach of group $grp is refused" \
         'org\.freedesktop\.DBus\.Error\.InteractiveAuthorizationRequired' "$out"
-check_eq "... and nothing changed" "$host_where" "$(where "$vga" "$hda")"
+check_eq "... and nothing changed" "$host_where" "$(pci_where "$vga" "$hda")"
 # An administrator's "no": AccessDenied, whatever the call allows.
 mkdir -p /etc/polkit-1/rules.d
 rules=/etc/polkit-1/rules.d/50-passthru-vfio-test.rules
@@ -292,7 +286,7 @@ tester_denied() {
         [[ $out == *org.freedesktop.DBus.Error.AccessDenied* ]]
 }
 check "with a rules.d file refusing org.passthru1.device.assign: AccessDenied" wait_for 10 tester_denied
-check_eq "... and nothing changed" "$nic_host" "$(where "$nic")"
+check_eq "... and nothing changed" "$nic_host" "$(pci_where "$nic")"
 cat >"$rules" <<'RULES'
 polkit.addRule(function(action, subject) {
         if (action.id == "org.passthru1.device.assign" && subject.user == "tester")
@@ -303,10 +297,10 @@ RULES
 tester_detach() { assign tester device "$nic" Detach; [ "$rc" = 0 ]; }
 check "the rules.d file granting org.passthru1.device.assign instead: the user's Detach succeeds" \
         wait_for 10 tester_detach
-check_eq "... sysfs: the NIC on vfio-pci" "$nic=vfio-pci/vfio-pci " "$(where "$nic")"
+check_eq "... sysfs: the NIC on vfio-pci" "$nic=vfio-pci/vfio-pci " "$(pci_where "$nic")"
 assign tester device "$nic" Reattach
 check_eq "... and the user's Reattach succeeds" 0 "$rc"
-check_eq "... sysfs: the NIC back on e1000e" "$nic_host" "$(where "$nic")"
+check_eq "... sysfs: the NIC back on e1000e" "$nic_host" "$(pci_where "$nic")"
 check "... /dev/vfio/$nic_grp is gone" test ! -e "/dev/vfio/$nic_grp"
 
 # --- 5. crash safety --------------------------------------------------------------------------------
@@ -367,7 +361,7 @@ helper_done() {
         for h in $helpers; do proc_gone "$h" || return 1; done
 }
 check "the holder gone, the kernel finishes the unbind and the helper exits" wait_for 30 helper_done
-check_eq "... $hda left without a driver, override vfio-pci" "$hda=/vfio-pci " "$(where "$hda")"
+check_eq "... $hda left without a driver, override vfio-pci" "$hda=/vfio-pci " "$(pci_where "$hda")"
 
 t0=$(now_ms)
 check "a new passthrud takes the bus name" start_daemon
@@ -376,7 +370,7 @@ diag "the restarted daemon owned the name after $((t1 - t0)) ms"
 check_match "... after finding the unfinished detach" "Found the journal of an unfinished detach of group $grp" \
         "$(cat "$LOG")"
 check_eq "... both functions are back on bochs-drm and snd_hda_intel, overrides cleared" \
-        "$host_where" "$(where "$vga" "$hda")"
+        "$host_where" "$(pci_where "$vga" "$hda")"
 check "... /dev/vfio/$grp is gone" test ! -e "/dev/vfio/$grp"
 check_eq "... no *.journal left in $RT" "" "$(journals)"
 check_eq "... the modules the detach loaded (${loaded//$'\n'/ }) are unloaded: vfio modules as before" \
@@ -388,7 +382,7 @@ check_eq "... Group Owner" 's "host"' "$(grp_prop "$grp" Owner)"
 assign root group "$grp" Detach
 check_eq "... and the group can be detached again" 0 "$rc"
 assign root group "$grp" Reattach
-check_eq "... and reattached" "$host_where" "$(where "$vga" "$hda")"
+check_eq "... and reattached" "$host_where" "$(pci_where "$vga" "$hda")"
 
 # --- 6. restarted while the kernel is still stuck --------------------------------------------------
 # The same interruption, but the new daemon starts before the kernel returns: it must not wait
@@ -417,7 +411,7 @@ kill "$holder"; wait "$holder" 2>/dev/null
 grp_idle() { [ "$(grp_prop "$grp" State)" = 's "idle"' ]; }
 check "the holder gone, the kernel returns and the daemon finishes the undo" wait_for 60 grp_idle
 check_eq "... both functions back on bochs-drm and snd_hda_intel, overrides cleared" \
-        "$host_where" "$(where "$vga" "$hda")"
+        "$host_where" "$(pci_where "$vga" "$hda")"
 check_eq "... no *.journal left in $RT" "" "$(journals)"
 check "... /dev/vfio/$grp is gone" test ! -e "/dev/vfio/$grp"
 
