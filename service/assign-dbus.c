@@ -114,6 +114,21 @@ static void emit_gpu_states(Manager *m, Assignment *a) {
                 bus_emit_gpu_state(m, machine_find_device(m->machine, &a->transaction->journal.origins[i].address));
 }
 
+void bus_emit_group_owners(Manager *m, const Journal *j) {
+        for (size_t i = 0; i < j->n_origins; i++) {
+                char path[OBJECT_PATH_MAX];
+                bool seen = false;
+
+                if (j->origins[i].group < 0)
+                        continue;
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = j->origins[k].group == j->origins[i].group;
+                if (!seen)
+                        (void) sd_bus_emit_properties_changed(m->bus, group_object_path((unsigned) j->origins[i].group, path),
+                                                              GROUP_INTERFACE, "Owner", "Domain", NULL);
+        }
+}
+
 static void emit_states(Manager *m, Assignment *a) {
         char path[OBJECT_PATH_MAX];
 
@@ -123,6 +138,8 @@ static void emit_states(Manager *m, Assignment *a) {
                 (void) sd_bus_emit_properties_changed(
                         m->bus, device_object_path(&a->transaction->journal.origins[i].address, path),
                         DEVICE_INTERFACE, "State", NULL);
+        if (a->transaction->journal.has_gpu)
+                bus_emit_group_owners(m, &a->transaction->journal);
         emit_gpu_states(m, a);
 }
 

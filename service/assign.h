@@ -41,6 +41,9 @@ int assignment_check_idle(Manager *m, unsigned group, sd_bus_error *error);
 int assignment_check_no_guest(const unsigned *groups, size_t n_groups, sd_bus_error *error);
 /* Gpu.State and StateChanged of one GPU, when it changed since last signalled. */
 void bus_emit_gpu_state(Manager *m, PciDevice *gpu);
+/* PropertiesChanged of Group.Owner and Group.Domain for the groups of a handoff's functions
+ * (their domain came or went, started or stopped). */
+void bus_emit_group_owners(Manager *m, const Journal *j);
 /* Signals the states of a transaction that just started (Group/Device State, Gpu State). */
 void bus_assignment_started(Manager *m, Assignment *a);
 /* Replies a(ss): (step, description) of each step, then ("consumer", description) of each of

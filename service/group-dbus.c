@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "bus-paths.h"
+#include "handoff.h"
 #include "log.h"
 #include "util.h"
 
@@ -110,13 +111,13 @@ static int property_get_blockers(sd_bus *bus, const char *path, const char *inte
 
 static int property_get_owner(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", group_owner_to_string(GROUP_OR_FAIL(userdata, path, error)->owner));
+        return sd_bus_message_append(reply, "s", manager_group_owner(userdata, GROUP_OR_FAIL(userdata, path, error)));
 }
 
 static int property_get_domain(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        (void) GROUP_OR_FAIL(userdata, path, error);
-        return sd_bus_message_append(reply, "s", "");
+        return sd_bus_message_append(reply, "s",
+                                     manager_group_domain(userdata, GROUP_OR_FAIL(userdata, path, error)->number));
 }
 
 static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -31,13 +31,15 @@ void manager_guest_set_running(Manager *m, const char *domain, bool running) {
         strv_remove(m->running_domains, domain);
 }
 
-/* The Gpu.State of the GPUs handed to the domain changed (guest ↔ detached). */
+/* The Gpu.State of the GPUs handed to the domain changed (guest ↔ detached), and with it
+ * the Owner of their groups. */
 static void emit_domain_gpus(Manager *m, const char *domain) {
         for (size_t i = 0; i < m->n_handoffs; i++) {
                 PciDevice *gpu;
 
                 if (!record_names_domain(&m->handoffs[i], domain))
                         continue;
+                bus_emit_group_owners(m, &m->handoffs[i]);
                 gpu = machine_find_device(m->machine, &m->handoffs[i].gpu);
                 if (gpu)
                         bus_emit_gpu_state(m, gpu);

@@ -457,3 +457,29 @@ const char *manager_gpu_domain(Manager *m, const PciDevice *gpu) {
                         return strempty(a->transaction->journal.domain);
         return rec ? strempty(rec->domain) : "";
 }
+
+static bool journal_holds_group(const Journal *j, unsigned group) {
+        for (size_t i = 0; i < j->n_origins; i++)
+                if (j->origins[i].group >= 0 && (unsigned) j->origins[i].group == group)
+                        return true;
+        return false;
+}
+
+const char *manager_group_domain(Manager *m, unsigned group) {
+        for (Assignment *a = m->assignments; a; a = a->next)
+                if (!a->transaction->finished && a->transaction->journal.has_gpu &&
+                    journal_holds_group(&a->transaction->journal, group))
+                        return strempty(a->transaction->journal.domain);
+        for (size_t i = 0; i < m->n_handoffs; i++)
+                if (journal_holds_group(&m->handoffs[i], group))
+                        return strempty(m->handoffs[i].domain);
+        return "";
+}
+
+const char *manager_group_owner(Manager *m, const IommuGroup *g) {
+        const char *domain = manager_group_domain(m, g->number);
+
+        if (manager_guest_running(m, domain))
+                return group_owner_to_string(GROUP_OWNER_GUEST);
+        return group_owner_to_string(g->owner);
+}

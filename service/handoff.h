@@ -57,3 +57,8 @@ int manager_handoff_committed(Manager *m, const Transaction *t);
 const char *manager_gpu_state(Manager *m, const PciDevice *gpu);
 /* Gpu.Domain: "" when none. */
 const char *manager_gpu_domain(Manager *m, const PciDevice *gpu);
+/* Group.Domain: the domain a function of the group is handed to (or being handed to or
+ * returned from), "" when none. */
+const char *manager_group_domain(Manager *m, unsigned group);
+/* Group.Owner: "guest" while that domain runs, else the group's owner as sysfs shows it. */
+const char *manager_group_owner(Manager *m, const IommuGroup *g);

@@ -14,8 +14,11 @@ fails (undone); restarts of the daemon and of libvirtd; libvirt's hook methods (
 ReleaseGuest), which must work while libvirtd does not answer. One meson test per case."""
 
 import os
+import re
 import signal
+import subprocess
 import sys
+import time
 
 from harness import (ACS, VFIO_MODULES, Cases, check, check_eq, check_error, check_same_state, on_vfio,
                      state_devices)
@@ -34,6 +37,7 @@ MANAGER = "/org/passthru1"
 MANAGER_IF = "org.passthru1.Manager"
 E = "org.passthru1.Error."
 WIN10_UUID = "6f1c1f0a-4a59-4c36-9e55-0b8e2a8c0a10"
+GROUPS_OF_WIN10 = (23, 24, 28)  # GPU, audio, USB controller
 
 
 def options(**kw):
@@ -54,6 +58,10 @@ def give_back(bed, **kw):
 def steps_of(reply, what):
     check(reply.ok, f"{what}: {reply}")
     return [tuple(s) for s in reply.data[0]]
+
+
+def group_prop(bed, group, name):
+    return bed.prop(f"/org/passthru1/group/{group}", name, "org.passthru1.Group")
 
 
 def gpu_state(bed):
@@ -112,6 +120,9 @@ def handoff_to_a_domain_starts_it_and_its_stop_returns_everything(bed):
     check(on_vfio(bed, GPU, AUDIO, USB), "GPU, audio and the USB controller on vfio-pci")
     check_eq(gpu_state(bed), "guest", "Gpu.State once the domain runs")
     check_eq(bed.prop(GPU_PATH, "Domain", GPU_IF), "win10", "Gpu.Domain")
+    for group in GROUPS_OF_WIN10:
+        check_eq(group_prop(bed, group, "Owner"), "guest", f"Group {group} Owner while win10 runs")
+        check_eq(group_prop(bed, group, "Domain"), "win10", f"Group {group} Domain")
     g = guests(bed)
     check_eq([(d, s) for d, s, _ in g], [("win10", "running")], f"GetGuests: {g}")
     check_eq(sorted(g[0][2]), sorted(f"/org/passthru1/device/pci_{a.replace(':', '_').replace('.', '_')}"
@@ -126,6 +137,35 @@ def handoff_to_a_domain_starts_it_and_its_stop_returns_everything(bed):
     check_eq(r.code, 0, f"virsh destroy: {r}")
     back_to(bed, before, "after the domain stopped")
     check_eq(guests(bed), [], "GetGuests: nobody holds anything")
+    for group in GROUPS_OF_WIN10:
+        check_eq((group_prop(bed, group, "Owner"), group_prop(bed, group, "Domain")), ("host", ""),
+                 f"Group {group} Owner and Domain once it stopped")
+
+
+@case()
+def group_owner_and_domain_are_signalled(bed):
+    """Group.Owner becomes "guest" when libvirt says the domain runs and goes back when it
+    stops; both changes come as PropertiesChanged of the group (with Domain)."""
+    bed.define_domain("gaming")
+    monitor = subprocess.Popen(["gdbus", "monitor", "--system", "--dest", "org.passthru1", "--object-path",
+                                "/org/passthru1/group/23"],
+                               env=bed.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        l = monitor.stdout.readline()
+        while l and "is owned by" not in l:
+            l = monitor.stdout.readline()
+        steps_of(handoff(bed, "gaming"), "Handoff to gaming")
+        check_eq(group_prop(bed, 23, "Owner"), "guest", "Owner while gaming runs")
+        check_eq(bed.virsh("destroy", "gaming").code, 0, "virsh destroy gaming")
+        bed.wait_for(lambda: group_prop(bed, 23, "Owner") == "host", "Owner host again", 20)
+        time.sleep(0.3)  # (the monitor's output of the last signal)
+    finally:
+        monitor.kill()
+        out = monitor.communicate()[0]
+    owners = re.findall(r"org\.freedesktop\.DBus\.Properties\.PropertiesChanged \('org\.passthru1\.Group', "
+                        r"\{[^}]*'Owner': <'(\w+)'>, 'Domain': <'([^']*)'>", out)
+    check(("guest", "gaming") in owners, f"Owner guest signalled with Domain gaming: {owners}")
+    check_eq(owners[-1] if owners else None, ("host", ""), f"the last Owner signalled: {owners}")
 
 
 @case()
@@ -135,6 +175,8 @@ def handoff_by_uuid_records_the_name(bed):
     check_eq(bed.prop(GPU_PATH, "Domain", GPU_IF), "win10", "Gpu.Domain is libvirt's name")
     check_eq(gpu_state(bed), "detached", "not started: detached")
     check_eq(bed.domain_state("win10"), "shut off", "start: false starts nothing")
+    check_eq((group_prop(bed, 23, "Owner"), group_prop(bed, 23, "Domain")), ("vfio", "win10"),
+             "Group 23: on vfio-pci, for win10, which does not run")
     steps_of(give_back(bed), "Return of a domain that does not run")
 
 
@@ -261,6 +303,7 @@ def a_domain_with_two_gpus(bed):
     bed.stop_holder(holder)
 
     done = steps_of(bed.method(MANAGER, MANAGER_IF, "StartGuest", "sa{sv}", "two-gpus", "0"), "StartGuest")
+    check_eq([k for k, _ in done], [k for k, _ in plan], "the steps done are the dry-run's plan")
     check_eq(bed.domain_state("two-gpus"), "running", "libvirt started the domain")
     check(on_vfio(bed, IGPU, GTX1050, GTX1050_AUDIO), "both GPUs and the audio on vfio-pci")
     check_eq(bed.prop(IGPU_PATH, "State", GPU_IF), "guest", "the iGPU's State")

@@ -11,11 +11,12 @@
 #      (libvirtd only looks for hooks at start), pointed at the build tree's passthructl;
 #   2. passthructl start DOMAIN: passthrud hands the card off and starts the domain; both
 #      functions on vfio-pci (driver links and overrides), bochs unloaded, Gpu State "guest"
-#      and Domain, `passthructl guests` lists the domain, virsh says running, and the nested
-#      QEMU has /dev/vfio/8 open; `passthructl return` is GuestRunning naming the domain and
-#      changes nothing; `virsh destroy` and no further command: the daemon returns the card by
-#      itself (bochs-drm and snd_hda_intel, overrides cleared, consoles and modules as before,
-#      State "host", no record in /run/passthru1);
+#      and Domain, Group Owner "guest" and Domain, `passthructl guests` lists the domain,
+#      virsh says running, and the nested QEMU has /dev/vfio/8 open; `passthructl return` is
+#      GuestRunning naming the domain and changes nothing; `virsh destroy` and no further
+#      command: the daemon returns the card by itself (bochs-drm and snd_hda_intel, overrides
+#      cleared, consoles and modules as before, State "host", Group Owner "host", no record
+#      in /run/passthru1);
 #   3. the same through the hook: `virsh start` (prepare begin → PrepareGuest) → running on
 #      vfio-pci with QEMU holding the group; `virsh destroy` (release end → ReleaseGuest, and
 #      the lifecycle event) → back on the host drivers as before; the hook failed nowhere;
@@ -142,6 +143,7 @@ phase "domain defined"
 
 state() { printf 'where: %s\nconsoles: %s\nmodules: %s\n' "$(pci_where "$vga" "$hda")" "$(vtconsoles)" "$(modules_but_vfio | tr '\n' ' ')"; }
 gpu_prop() { busctl --system --timeout=10 get-property org.passthru1 "$gpu_path" org.passthru1.Gpu "$1" 2>&1; }
+grp_prop() { busctl --system --timeout=10 get-property org.passthru1 "$P/group/$grp" org.passthru1.Group "$1" 2>&1; }
 journals() { local j=("$RT"/*.journal "$RT"/*.handoff); [ -e "${j[0]}" ] && echo "${j[@]##*/}"; }
 domstate() { virsh domstate "$DOM" 2>&1; }
 qemu_pid() { local p=; read -r p <"/run/libvirt/qemu/$DOM.pid" 2>/dev/null; [ -n "$p" ] && echo "$p"; }  # (no newline)
@@ -171,6 +173,7 @@ returned() {
         check_eq "$1: drivers, overrides, consoles and modules exactly as before" "$before" "$(state)"
         check_eq "$1: Gpu State host" 's "host"' "$(gpu_prop State)"
         check_eq "$1: Gpu Domain empty" 's ""' "$(gpu_prop Domain)"
+        check_eq "$1: Group $grp Owner host, Domain empty" 's "host" s ""' "$(grp_prop Owner) $(grp_prop Domain)"
         check_eq "$1: no journal, no record in $RT" "" "$(journals)"
         check "$1: /dev/vfio/$grp is gone" test ! -e "/dev/vfio/$grp"
         check "$1: bochs is loaded again" test -d /sys/module/bochs
@@ -190,6 +193,7 @@ check "both functions on vfio-pci, driver_override vfio-pci" on_vfio || diag "  
 check "bochs is unloaded" test ! -d /sys/module/bochs
 check_eq "Gpu State guest" 's "guest"' "$(gpu_prop State)"
 check_eq "Gpu Domain $DOM" "s \"$DOM\"" "$(gpu_prop Domain)"
+check_eq "Group $grp Owner guest, Domain $DOM" "s \"guest\" s \"$DOM\"" "$(grp_prop Owner) $(grp_prop Domain)"
 check_eq "virsh: $DOM running" running "$(domstate)"
 check "the nested QEMU (pid $(qemu_pid)) has /dev/vfio/$grp open" qemu_holds_group
 check_match "passthructl guests: $DOM running with both functions" \
@@ -251,6 +255,7 @@ check_eq "virsh: $DOM running" running "$(domstate)"
 check "the nested QEMU (pid $(qemu_pid)) has /dev/vfio/$grp open" qemu_holds_group
 check_eq "Gpu State guest" 's "guest"' "$(gpu_prop State)"
 check_eq "Gpu Domain $DOM" "s \"$DOM\"" "$(gpu_prop Domain)"
+check_eq "Group $grp Owner guest, Domain $DOM" "s \"guest\" s \"$DOM\"" "$(grp_prop Owner) $(grp_prop Domain)"
 check_match "passthructl guests lists $DOM" "^$DOM +running +${vga#0000:} ${hda#0000:}\$" "$("$CTL" guests 2>&1)"
 
 check "virsh destroy $DOM" virsh destroy "$DOM"
