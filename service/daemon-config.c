@@ -10,7 +10,10 @@
 #include "util.h"
 
 void daemon_config_defaults(DaemonConfig *c) {
-        *c = (DaemonConfig) { .step_timeout_sec = DEFAULT_STEP_TIMEOUT_SEC };
+        *c = (DaemonConfig) {
+                .step_timeout_sec = DEFAULT_STEP_TIMEOUT_SEC,
+                .libvirt_answer_timeout_sec = DEFAULT_LIBVIRT_ANSWER_TIMEOUT_SEC,
+        };
 }
 
 void daemon_config_done(DaemonConfig *c) {
@@ -82,6 +85,14 @@ int daemon_config_load(DaemonConfig *c, const char *path) {
                 value = strip(eq + 1);
                 if (section == SECTION_OTHER)
                         continue;
+                if (section == SECTION_LIBVIRT && streq(key, "AnswerTimeoutSec")) {
+                        unsigned v;
+                        if (safe_atou(value, &v) < 0 || v < 1 || v > 3600)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "%s:%u: AnswerTimeoutSec must be 1…3600 seconds.", path, n);
+                        c->libvirt_answer_timeout_sec = v;
+                        continue;
+                }
                 if (section == SECTION_LIBVIRT) {
                         if (!streq(key, "URI")) {
                                 log_warning("%s:%u: unknown key %s, ignoring.", path, n, key);

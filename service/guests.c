@@ -178,10 +178,115 @@ void manager_guests_update_watch(Manager *m) {
          * since this may run while libvirt waits for its hook (PrepareGuest), holding the
          * domain. What happens to the domain from now on comes as events. */
         _cleanup_free_ char *msg = NULL;
-        if (virt_connection_need(m->virt, &msg) < 0)
+        int r = virt_connection_need(m->virt, &msg);
+        if (r < 0 && r != -EINPROGRESS)
                 /* Attempts go on in the background; the resync handler runs when one succeeds. */
                 log_warning("Cannot reach libvirt at %s (%s); trying again in the background.",
                             virt_connection_uri(m->virt), strna(msg));
+}
+
+/* A Handoff or StartGuest call waiting for the connection to open. */
+typedef struct GuestWaiter {
+        struct GuestWaiter *next;
+        sd_bus_message *message;
+        bool has_gpu;
+        PciAddress gpu;
+        char *domain;
+        bool start, stop_dm, dry_run;
+} GuestWaiter;
+
+static GuestWaiter *guest_waiter_free(GuestWaiter *w) {
+        if (!w)
+                return NULL;
+        sd_bus_message_unref(w->message);
+        free(w->domain);
+        return mfree(w);
+}
+
+int manager_guests_wait(Manager *m, sd_bus_message *message, const PciDevice *gpu, const char *domain, bool start,
+                        bool stop_dm, bool dry_run) {
+        GuestWaiter *w, **tail;
+
+        w = calloc(1, sizeof(GuestWaiter));
+        if (!w)
+                return -ENOMEM;
+        *w = (GuestWaiter) {
+                .message = sd_bus_message_ref(message),
+                .has_gpu = !!gpu,
+                .gpu = gpu ? gpu->address : (PciAddress) {},
+                .domain = strdup(domain),
+                .start = start,
+                .stop_dm = stop_dm,
+                .dry_run = dry_run,
+        };
+        if (!w->domain) {
+                guest_waiter_free(w);
+                return -ENOMEM;
+        }
+        /* in order of arrival */
+        for (tail = &m->guest_waiters; *tail; tail = &(*tail)->next)
+                ;
+        *tail = w;
+        log_debug("Waiting for libvirt (%s) to answer before handing a GPU to domain %s.",
+                  virt_connection_uri(m->virt), domain);
+        return 1;
+}
+
+static void answer_waiter(Manager *m, GuestWaiter *w, int result, const char *message) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        PciDevice *gpu = NULL;
+        int r;
+
+        if (result < 0) {
+                /* Its need goes; retries go on while others need the connection. */
+                manager_guests_release(m);
+                r = sd_bus_error_setf(&error, PASSTHRU_ERROR_FAILED,
+                                      "Cannot reach libvirt at %s: %s. Is libvirtd running? Nothing was changed.",
+                                      virt_connection_uri(m->virt), strna(message));
+        } else if (w->has_gpu && !(gpu = machine_find_device(m->machine, &w->gpu))) {
+                manager_guests_release(m);
+                r = sd_bus_error_set(&error, PASSTHRU_ERROR_FAILED,
+                                     "The GPU went away while libvirt was being reached; nothing was changed.");
+        } else
+                /* (It keeps or releases the need, as a call that found the connection open.) */
+                r = gpu_handoff_to_domain_connected(m, w->message, gpu, w->domain, w->start, w->stop_dm, w->dry_run,
+                                                    &error);
+        if (r >= 0)
+                return;
+        if (sd_bus_error_is_set(&error))
+                r = sd_bus_reply_method_error(w->message, &error);
+        else
+                r = sd_bus_reply_method_errno(w->message, r, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to answer a Handoff to domain %s: %m", w->domain);
+}
+
+static void on_opened(VirtConnection *c, int result, const char *message, void *userdata) {
+        Manager *m = userdata;
+        GuestWaiter *waiters = TAKE_PTR(m->guest_waiters);
+
+        if (result < 0) {
+                if (m->virt_watching && !m->virt_unreachable_logged)
+                        log_warning("Cannot reach libvirt at %s (%s); trying again in the background.",
+                                    virt_connection_uri(c), strna(message));
+                m->virt_unreachable_logged = true;
+        } else {
+                m->virt_unreachable_logged = false;
+                log_debug("Connected to libvirt (%s).", virt_connection_uri(c));
+        }
+        while (waiters) {
+                GuestWaiter *w = waiters;
+
+                waiters = w->next;
+                answer_waiter(m, w, result, message);
+                guest_waiter_free(w);
+        }
+        /* The records the last instance left: what became of their domains meanwhile. */
+        if (result >= 0 && m->virt_resync_at_open) {
+                m->virt_resync_at_open = false;
+                if (m->virt_watching)
+                        resync(m);
+        }
 }
 
 /* libvirt is initialized only once something needs it: a daemon that never hands a GPU to a
@@ -191,6 +296,7 @@ static int guests_setup(Manager *m) {
                 .lifecycle = on_lifecycle,
                 .disconnected = on_disconnected,
                 .resync = on_resync,
+                .opened = on_opened,
         };
         int r;
 
@@ -202,18 +308,33 @@ static int guests_setup(Manager *m) {
         r = virt_connection_new(m->event, m->config.libvirt_uri, &handlers, m, &m->virt);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the libvirt connection: %m");
+        /* Each open waits for a helper that reached libvirt: the daemon never waits on a
+         * libvirtd that accepts connections but does not answer. */
+        virt_connection_set_probe_timeout(m->virt, (uint64_t) m->config.libvirt_answer_timeout_sec * USEC_PER_SEC);
         return 0;
 }
 
 int manager_guests_start(Manager *m) {
         manager_guests_update_watch(m);
-        /* The records left by the last instance: what became of their domains meanwhile. */
-        if (m->virt_watching && virt_connection_is_connected(m->virt))
+        if (!m->virt_watching)
+                return 0;
+        /* The records left by the last instance: what became of their domains meanwhile, once
+         * the connection is open (on_opened). Only then: a later open may come while libvirt
+         * runs a hook that waits for this daemon, and must not ask libvirt about domains. */
+        if (virt_connection_is_connected(m->virt))
                 resync(m);
+        else
+                m->virt_resync_at_open = true;
         return 0;
 }
 
 void manager_guests_free(Manager *m) {
+        while (m->guest_waiters) {
+                GuestWaiter *w = m->guest_waiters;
+
+                m->guest_waiters = w->next;
+                guest_waiter_free(w);
+        }
         m->virt = virt_connection_free(m->virt);
         m->running_domains = strv_free(m->running_domains);
 }
@@ -227,6 +348,8 @@ int manager_guests_need(Manager *m, sd_bus_error *error) {
                                         "libvirt could not be set up in the daemon (see its journal); nothing was "
                                         "changed.");
         r = virt_connection_need(m->virt, &msg);
+        if (r == -EINPROGRESS)
+                return r;
         if (r < 0) {
                 virt_connection_release(m->virt);
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,

@@ -26,8 +26,15 @@ bool manager_guest_running(Manager *m, const char *domain);
 void manager_guest_set_running(Manager *m, const char *domain, bool running);
 
 /* A transient need of the connection for one call (balanced by manager_guests_release()):
- * 0, or -errno with error set (Failed: libvirt cannot be reached, naming the URI). */
+ * 0 when open; -EINPROGRESS while it opens (the need counted: queue the call with
+ * manager_guests_wait()); or -errno with error set (Failed naming the URI, the need
+ * released). */
 int manager_guests_need(Manager *m, sd_bus_error *error);
+/* Answers the Handoff or StartGuest call (message) once the connection opened (then it
+ * continues as gpu_handoff_to_domain_connected() with the same arguments; gpu NULL: the one the
+ * domain lists), or with Failed if it could not. 1, or -ENOMEM. */
+int manager_guests_wait(Manager *m, sd_bus_message *message, const PciDevice *gpu, const char *domain, bool start,
+                        bool stop_dm, bool dry_run);
 void manager_guests_release(Manager *m);
 
 /* A domain as a Handoff needs it. */

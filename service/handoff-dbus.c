@@ -281,6 +281,22 @@ static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error 
 
 int gpu_handoff_to_domain(Manager *m, sd_bus_message *message, PciDevice *gpu, const char *domain, bool start,
                           bool stop_dm, bool dry_run, sd_bus_error *error) {
+        int r;
+
+        r = manager_guests_need(m, error);
+        if (r == -EINPROGRESS) {
+                r = manager_guests_wait(m, message, gpu, domain, start, stop_dm, dry_run);
+                if (r < 0)
+                        manager_guests_release(m);
+                return r;
+        }
+        if (r < 0)
+                return r;
+        return gpu_handoff_to_domain_connected(m, message, gpu, domain, start, stop_dm, dry_run, error);
+}
+
+int gpu_handoff_to_domain_connected(Manager *m, sd_bus_message *message, PciDevice *gpu, const char *domain,
+                                    bool start, bool stop_dm, bool dry_run, sd_bus_error *error) {
         _cleanup_(guest_domain_done) GuestDomain dom = {};
         _cleanup_free_ PciDevice **extra = NULL;
         _cleanup_free_ PciAddress *managed = NULL;
@@ -288,9 +304,6 @@ int gpu_handoff_to_domain(Manager *m, sd_bus_message *message, PciDevice *gpu, c
         Assignment *a = NULL;
         int r;
 
-        r = manager_guests_need(m, error);
-        if (r < 0)
-                return r;
         r = manager_guest_lookup(m, domain, &dom, error);
         if (r >= 0 && dom.active)
                 r = sd_bus_error_setf(error, PASSTHRU_ERROR_GUEST_RUNNING,

@@ -27,6 +27,9 @@ int gpu_handoff_start(Manager *m, sd_bus_message *message, PciDevice *gpu, const
  * lists (NotViable when none). 1 started (or answered), -errno with error set. */
 int gpu_handoff_to_domain(Manager *m, sd_bus_message *message, PciDevice *gpu, const char *domain, bool start,
                           bool stop_display_manager, bool dry_run, sd_bus_error *error);
+/* The same once libvirt's connection is open (its need counted by the caller). */
+int gpu_handoff_to_domain_connected(Manager *m, sd_bus_message *message, PciDevice *gpu, const char *domain, bool start,
+                          bool stop_display_manager, bool dry_run, sd_bus_error *error);
 
 /* InvalidArgs (error set) for a domain name that is too long or has control characters. */
 int check_domain_name(const char *domain, sd_bus_error *error);

@@ -49,6 +49,9 @@ typedef struct Manager {
         struct VirtConnection *virt; /* libvirt (guests.c); opened while needed */
         bool virt_watching;          /* a record names a domain: the connection is held */
         char **running_domains;      /* watched domains known to run */
+        struct GuestWaiter *guest_waiters; /* calls waiting for the connection to open */
+        bool virt_resync_at_open;    /* the records of the last instance: resync once open */
+        bool virt_unreachable_logged;
 } Manager;
 
 /* Exits the loop once no operation is running (stuck ones do not count: they may never end;

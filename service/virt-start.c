@@ -41,6 +41,8 @@ static int start_in_helper(void *arg) {
         conn = virConnectOpen(s->uri);
         if (!conn)
                 goto fail;
+        if (!s->name)
+                return 0; /* a probe: libvirt answered (the process exits: nothing to close) */
         dom = virDomainLookupByName(conn, s->name);
         if (!dom)
                 goto fail;
@@ -60,8 +62,11 @@ static void on_done(Worker *w, int result, void *userdata) {
 
         s->worker = worker_free(s->worker); /* after -ETIME: reaped when it ends, unseen */
         if (result == -ETIME) {
-                if (asprintf(&timeout, "libvirt did not finish starting the domain within %" PRIu64 " s",
-                             s->timeout_usec / USEC_PER_SEC) < 0)
+                bool ms = s->timeout_usec < USEC_PER_SEC;
+
+                if (asprintf(&timeout, "libvirt did not %s within %" PRIu64 " %s",
+                             s->name ? "finish starting the domain" : "answer",
+                             ms ? s->timeout_usec / 1000 : s->timeout_usec / USEC_PER_SEC, ms ? "ms" : "s") < 0)
                         timeout = NULL;
                 message = timeout;
         } else if (result < 0)
@@ -74,14 +79,14 @@ int virt_domain_start_async(sd_event *event, const char *uri, const char *name, 
         _cleanup_(virt_domain_start_freep) VirtDomainStart *s = NULL;
         int r;
 
-        if (!event || !uri || !name || !handler || !ret)
+        if (!event || !uri || !handler || !ret)
                 return -EINVAL;
         s = calloc(1, sizeof(VirtDomainStart));
         if (!s)
                 return -ENOMEM;
         s->uri = strdup(uri);
-        s->name = strdup(name);
-        if (!s->uri || !s->name)
+        s->name = name ? strdup(name) : NULL;
+        if (!s->uri || (name && !s->name))
                 return -ENOMEM;
         s->message = mmap(NULL, MESSAGE_MAX, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (s->message == MAP_FAILED) {
@@ -94,7 +99,8 @@ int virt_domain_start_async(sd_event *event, const char *uri, const char *name, 
         r = worker_start(event, timeout_usec, start_in_helper, s, on_done, NULL, s, &s->worker);
         if (r < 0)
                 return r;
-        log_debug("Starting domain %s from helper process " PID_FMT ".", name, worker_pid(s->worker));
+        if (name)
+                log_debug("Starting domain %s from helper process " PID_FMT ".", name, worker_pid(s->worker));
         *ret = TAKE_PTR(s);
         return 0;
 }

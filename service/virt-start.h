@@ -5,7 +5,9 @@
  * "prepare begin" asks this daemon over D-Bus (Manager.PrepareGuest): made on the daemon's only
  * thread, the call would wait for a hook that waits for the daemon. So the start is made by a
  * helper process (worker.h) with a connection of its own, while the daemon goes on answering.
- * Touches no files.
+ * The same helper probes libvirt before the daemon opens its connection: virConnectOpen has
+ * no deadline of its own, and a libvirtd that accepts but does not answer would hold the
+ * daemon forever. Touches no files.
  */
 #pragma once
 
@@ -19,7 +21,8 @@ typedef struct VirtDomainStart VirtDomainStart;
  * went wrong before it was asked), -ETIME when the deadline passed first. */
 typedef void (*VirtDomainStartHandler)(VirtDomainStart *s, int result, const char *message, void *userdata);
 
-/* Forks the helper: it opens uri, looks up the domain by its name and calls virDomainCreate.
+/* Forks the helper: it opens uri, looks up the domain by its name and calls virDomainCreate;
+ * name NULL: only opens uri (a probe: does libvirt answer before the deadline?).
  * The daemon asks libvirt nothing here (libvirt may not answer until the start is over).
  * handler is called once, from event. */
 int virt_domain_start_async(sd_event *event, const char *uri, const char *name, uint64_t timeout_usec,

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "virt-start.h"
 #include "virt.h"
 
 /* libvirt's client pings an idle connection every interval seconds and gives up after count
@@ -44,6 +45,9 @@ struct VirtConnection {
         uint64_t backoff_min_usec, backoff_max_usec, backoff_usec;
         sd_event_source *retry_timer;
         sd_event_source *defer;
+
+        uint64_t probe_timeout_usec; /* 0: open in the caller's call (blocking) */
+        VirtDomainStart *probe;      /* the helper asking libvirt before an open */
 };
 
 static void ignore_libvirt_error(void *userdata, virErrorPtr error) {
@@ -217,6 +221,7 @@ fail:
 }
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata);
+static void probe_start(VirtConnection *c);
 
 static bool retry_armed(const VirtConnection *c) {
         int enabled = SD_EVENT_OFF;
@@ -259,8 +264,12 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         _cleanup_free_ char *message = NULL;
         int r;
 
-        if (c->n_needed == 0 || c->conn)
+        if (c->n_needed == 0 || c->conn || c->probe)
                 return 0;
+        if (c->probe_timeout_usec > 0) {
+                probe_start(c);
+                return 0;
+        }
 
         r = connection_open(c, &message);
         if (r < 0) {
@@ -276,6 +285,55 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         if (c->handlers.resync)
                 c->handlers.resync(c, c->userdata);
         return 0;
+}
+
+/* The probe's helper ended: libvirt answered it (open ours now: quick), or not. */
+static void on_probed(VirtDomainStart *p, int result, const char *message, void *userdata) {
+        VirtConnection *c = ASSERT_PTR(userdata);
+        _cleanup_free_ char *copy = message ? strdup(message) : NULL, *open_message = NULL;
+        int r = result;
+
+        c->probe = virt_domain_start_free(c->probe);
+        if (c->n_needed == 0 || c->conn)
+                return;
+        if (r >= 0) {
+                r = connection_open(c, &open_message);
+                if (r < 0) {
+                        free(copy);
+                        copy = TAKE_PTR(open_message);
+                }
+        }
+        if (r < 0) {
+                log_debug("libvirt connection %s: opening failed (%s), again in %" PRIu64 " ms", c->uri,
+                          strempty(copy), c->backoff_usec / 1000);
+                c->resync_pending = true;
+                schedule_retry(c);
+                c->backoff_usec = MIN(c->backoff_usec * 2, c->backoff_max_usec);
+                if (c->handlers.opened)
+                        c->handlers.opened(c, r, copy ?: "libvirt did not answer", c->userdata);
+                return;
+        }
+        if (c->handlers.opened)
+                c->handlers.opened(c, 0, NULL, c->userdata);
+        if (c->resync_pending && virt_connection_is_connected(c)) {
+                c->resync_pending = false;
+                c->resync_due = false;
+                if (c->handlers.resync)
+                        c->handlers.resync(c, c->userdata);
+        }
+}
+
+static void probe_start(VirtConnection *c) {
+        int r;
+
+        if (c->probe)
+                return;
+        r = virt_domain_start_async(c->event, c->uri, NULL, c->probe_timeout_usec, on_probed, c, &c->probe);
+        if (r < 0) {
+                log_debug_errno(r, "libvirt connection %s: cannot start the probe: %m", c->uri);
+                c->resync_pending = true;
+                schedule_retry(c);
+        }
 }
 
 static int on_defer(sd_event_source *s, void *userdata) {
@@ -357,11 +415,16 @@ VirtConnection *virt_connection_free(VirtConnection *c) {
         if (!c)
                 return NULL;
         connection_close(c);
+        virt_domain_start_free(c->probe);
         sd_event_source_disable_unref(c->retry_timer);
         sd_event_source_disable_unref(c->defer);
         sd_event_unref(c->event);
         free(c->uri);
         return mfree(c);
+}
+
+void virt_connection_set_probe_timeout(VirtConnection *c, uint64_t usec) {
+        c->probe_timeout_usec = usec;
 }
 
 void virt_connection_set_backoff(VirtConnection *c, uint64_t min_usec, uint64_t max_usec) {
@@ -383,6 +446,11 @@ int virt_connection_need(VirtConnection *c, char **ret_message) {
         if (c->lost)
                 /* The defer source closes it and schedules the reconnection. */
                 return not_connected(c, ret_message);
+        if (c->probe_timeout_usec > 0) {
+                probe_start(c);
+                succeed(ret_message);
+                return -EINPROGRESS;
+        }
 
         r = connection_open(c, ret_message);
         if (r < 0) {

@@ -45,6 +45,10 @@ typedef struct VirtHandlers {
         /* A connection came up that no virt_connection_need() call reported: after the loss of
          * one, or after a need() whose open failed. Events may have been missed: re-read. */
         void (*resync)(VirtConnection *c, void *userdata);
+        /* With a probe timeout: an attempt to open ended, result 0 (open) or -errno with what
+         * went wrong (-ETIME: libvirt did not answer the probe in time). Attempts go on in the
+         * background while the connection is needed. */
+        void (*opened)(VirtConnection *c, int result, const char *message, void *userdata);
 } VirtHandlers;
 
 /* Nothing is opened yet. uri NULL means VIRT_DEFAULT_URI; handlers (each may be NULL) are
@@ -57,12 +61,19 @@ int virt_connection_new(sd_event *event, const char *uri, const VirtHandlers *ha
 VirtConnection *virt_connection_free(VirtConnection *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VirtConnection *, virt_connection_free);
 
+/* Opens only once a helper process (virt-start.h) opened a connection of its own within usec:
+ * need() then returns -EINPROGRESS when not connected and the "opened" handler tells the
+ * outcome, and the daemon never waits on a libvirtd that accepts but does not answer. 0 (the
+ * default): need() opens in the call. */
+void virt_connection_set_probe_timeout(VirtConnection *c, uint64_t usec);
+
 /* For tests: the reconnection backoff (0 keeps the current value). */
 void virt_connection_set_backoff(VirtConnection *c, uint64_t min_usec, uint64_t max_usec);
 
 /* Counts one more need of the connection and, when it is not open, opens it now (virConnectOpen
- * blocks until libvirt answers). Returns 0 when open, else the open's error (-ENOTCONN, with no
- * attempt, while a lost connection waits to be closed from the loop). The need is counted
+ * blocks until libvirt answers) or, with a probe timeout, starts opening it and returns
+ * -EINPROGRESS (the "opened" handler follows). Returns 0 when open, else the open's error
+ * (-ENOTCONN, with no attempt, while a lost connection waits to be closed from the loop). The need is counted
  * either way, and while it is held, attempts go on in the background (resync when one
  * succeeds). Balance each call with virt_connection_release(). */
 int virt_connection_need(VirtConnection *c, char **ret_message);

@@ -79,7 +79,7 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         w->timed_out = true;
         w->timer = sd_event_source_disable_unref(w->timer);
-        log_warning("Helper process " PID_FMT " did not finish before its deadline; it is left to the kernel.",
+        log_warning("Helper process " PID_FMT " did not finish before its deadline; it is left to finish on its own.",
                     w->pid);
         if (w->done)
                 w->done(w, -ETIME, w->userdata);

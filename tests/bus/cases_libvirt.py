@@ -314,6 +314,39 @@ def a_domain_with_two_gpus(bed):
     check_eq(bed.journals(), [], "no journal")
 
 
+@case(libvirt_answer_timeout=2)
+def a_libvirtd_that_does_not_answer_is_a_clear_error(bed):
+    """libvirtd accepts connections but does not answer (SIGSTOP): the daemon opens its own
+    connection only once a helper process got an answer, so it goes on serving other calls,
+    and the Handoff fails after [Libvirt] AnswerTimeoutSec= (2 s here) with Failed naming the
+    URI; nothing changed. Once libvirtd answers again, a Handoff works."""
+    bed.define_domain("gaming")
+    before = bed.snapshot()
+    os.kill(bed.libvirtd.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        pending = bed.method_async(GPU_PATH, GPU_IF, "Handoff", "sa{sv}", "gaming", "0", timeout=30)
+        time.sleep(0.5)
+        check(pending.running(), "the Handoff waits for libvirt")
+        check_eq(gpu_state(bed), "host", "the daemon answers meanwhile")
+        r = pending.result(30)
+        elapsed = time.monotonic() - t0
+    finally:
+        os.kill(bed.libvirtd.pid, signal.SIGCONT)
+    check_error(r, E + "Failed", "Handoff while libvirtd does not answer")
+    m = r.message or ""
+    check("Cannot reach libvirt at" in m and bed.libvirt_uri in m and "did not answer within 2 s" in m,
+          f"the message names the URI and the deadline: {m!r}")
+    check(elapsed < 10, f"the answer came after the deadline, not libvirt's: {elapsed:.1f} s")
+    check_same_state(bed.snapshot(), before, "nothing changed")
+    check_eq(gpu_state(bed), "host", "State")
+
+    steps_of(handoff(bed, "gaming", start=False), "Handoff once libvirtd answers again")
+    check_eq(bed.prop(GPU_PATH, "Domain", GPU_IF), "gaming", "Gpu.Domain")
+    steps_of(give_back(bed), "Return")
+    back_to(bed, before, "after the Return")
+
+
 @case()
 def managed_hostdevs_are_left_to_libvirt(bed):
     """managed='yes': libvirt binds and unbinds them itself; passthru releases the host's hold

@@ -265,10 +265,12 @@ def parse_listing(path):
 class Bed:
     """One private bus + one passthrud on one simulated machine."""
 
-    def __init__(self, listing=STOCK, start_timeout=20, step_timeout=2, daemon_args=(), boot=False, libvirt=False):
+    def __init__(self, listing=STOCK, start_timeout=20, step_timeout=2, daemon_args=(), boot=False, libvirt=False,
+                 libvirt_answer_timeout=None):
         """boot: the machine starts without the daemon (apply_reservations, then start_deferred).
         libvirt: a private libvirtd with libvirt's test driver, its URI in the daemon's config
-        (start_libvirtd)."""
+        (start_libvirtd); libvirt_answer_timeout: [Libvirt] AnswerTimeoutSec= of that config."""
+        self.libvirt_answer_timeout = libvirt_answer_timeout
         self.listing = listing
         self.boot = boot
         self.daemon_args = list(daemon_args)
@@ -337,6 +339,8 @@ class Bed:
             f.write(f"[Daemon]\nStepTimeoutSec={self.step_timeout}\n")
             if self.libvirt_uri:
                 f.write(f"\n[Libvirt]\nURI={self.libvirt_uri}\n")
+                if self.libvirt_answer_timeout:
+                    f.write(f"AnswerTimeoutSec={self.libvirt_answer_timeout}\n")
         if not os.path.exists(self.control):
             os.mkfifo(self.control, 0o600)
         daemon = [os.environ["PASSTHRUD"], f"--config={self.config}", *self.daemon_args]

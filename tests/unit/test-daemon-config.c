@@ -160,6 +160,21 @@ static void test_bad_libvirt_uri_is_refused(void) {
         daemon_config_done(&c);
 }
 
+static void test_libvirt_answer_timeout(void) {
+        DaemonConfig c;
+
+        CHECK_INTEQ(load("[Daemon]\nStepTimeoutSec=5\n", &c), 0);
+        CHECK_INTEQ(c.libvirt_answer_timeout_sec, DEFAULT_LIBVIRT_ANSWER_TIMEOUT_SEC);
+        CHECK_INTEQ(load("[Libvirt]\nAnswerTimeoutSec = 2\n", &c), 0);
+        CHECK_INTEQ(c.libvirt_answer_timeout_sec, 2);
+        CHECK_INTEQ(load("[Libvirt]\nAnswerTimeoutSec=0\n", &c), -EINVAL);
+        CHECK_INTEQ(load("[Libvirt]\nAnswerTimeoutSec=3601\n", &c), -EINVAL);
+        CHECK_INTEQ(load("[Libvirt]\nAnswerTimeoutSec=2s\n", &c), -EINVAL);
+        CHECK_INTEQ(load("[Daemon]\nAnswerTimeoutSec=2\n", &c), 0); /* not a [Daemon] key: ignored */
+        CHECK_INTEQ(c.libvirt_answer_timeout_sec, DEFAULT_LIBVIRT_ANSWER_TIMEOUT_SEC);
+        daemon_config_done(&c);
+}
+
 int main(void) {
         int r;
 
@@ -173,6 +188,7 @@ int main(void) {
         RUN(test_libvirt_uri_defaults_to_none);
         RUN(test_libvirt_uri_is_read);
         RUN(test_bad_libvirt_uri_is_refused);
+        RUN(test_libvirt_answer_timeout);
         RUN(test_defaults_of_an_empty_file);
         RUN(test_step_timeout_is_parsed);
         RUN(test_step_timeout_bounds_are_accepted);

@@ -7,7 +7,9 @@
  * libvirtd must bring the close callback ("disconnected"), starting it again a reconnection
  * and "resync", and lifecycle events must flow again after it. The domain start in a helper
  * process (virt-start.c) must leave the loop free while libvirtd does not answer, report
- * libvirt's refusal with its message, and give up at its deadline.
+ * libvirt's refusal with its message, and give up at its deadline. With a probe timeout the
+ * connection opens only after such a helper got an answer: a libvirtd that does not answer
+ * costs the loop nothing and ends in the "opened" handler with -ETIME, then a retry opens.
  * Skipped (77) unless run as root with /usr/sbin/libvirtd installed (libvirt-daemon).
  * Usage: test-virt-remote FIXTURES_DIR (the directory holding node.xml).
  */
@@ -390,6 +392,76 @@ static void test_release_closes_the_remote_connection(void) {
         CHECK_INTEQ(rec.disconnects, 1); /* an asked-for close is no loss */
 }
 
+typedef struct OpenRecorder {
+        unsigned opened, resyncs;
+        int result;
+        char message[256];
+} OpenRecorder;
+
+static void on_probe_opened(VirtConnection *c, int result, const char *message, void *userdata) {
+        OpenRecorder *o = userdata;
+
+        o->opened++;
+        o->result = result;
+        snprintf(o->message, sizeof(o->message), "%s", message ?: "");
+        CHECK_INTEQ(virt_connection_is_connected(c), result >= 0);
+}
+
+static void on_probe_resync(VirtConnection *c, void *userdata) {
+        ((OpenRecorder *) userdata)->resyncs++;
+}
+
+static void test_probe_mode_opens_once_a_helper_got_an_answer(void) {
+        static const VirtHandlers handlers = { .opened = on_probe_opened, .resync = on_probe_resync };
+        _cleanup_(virt_connection_freep) VirtConnection *c = NULL;
+        _cleanup_free_ char *message = NULL;
+        OpenRecorder o = {};
+
+        CHECK_INTEQ(virt_connection_new(event, uri, &handlers, &o, &c), 0);
+        if (!c)
+                return;
+        virt_connection_set_probe_timeout(c, 5 * USEC_PER_SEC);
+        CHECK_INTEQ(virt_connection_need(c, &message), -EINPROGRESS);
+        CHECK(!virt_connection_is_connected(c));
+        CHECK(loop_run_until(event, &o.opened, 1, 10 * USEC_PER_SEC));
+        CHECK_INTEQ(o.result, 0);
+        CHECK(virt_connection_is_connected(c));
+        CHECK_INTEQ(o.resyncs, 0); /* reported by "opened" */
+        CHECK_INTEQ(virt_connection_need(c, NULL), 0); /* open now: at once */
+        virt_connection_release(c);
+        virt_connection_release(c);
+        loop_settle(event);
+        CHECK(!virt_connection_is_connected(c));
+}
+
+static void test_probe_mode_gives_up_on_a_silent_libvirtd(void) {
+        static const VirtHandlers handlers = { .opened = on_probe_opened, .resync = on_probe_resync };
+        _cleanup_(virt_connection_freep) VirtConnection *c = NULL;
+        OpenRecorder o = {};
+
+        CHECK_INTEQ(virt_connection_new(event, uri, &handlers, &o, &c), 0);
+        if (!c)
+                return;
+        virt_connection_set_probe_timeout(c, 300 * USEC_PER_MSEC);
+        virt_connection_set_backoff(c, 100 * USEC_PER_MSEC, 200 * USEC_PER_MSEC);
+        /* accepts connections, answers nothing */
+        CHECK_INTEQ(kill(daemon_pid, SIGSTOP), 0);
+        CHECK_INTEQ(virt_connection_need(c, NULL), -EINPROGRESS);
+        CHECK(loop_run_until(event, &o.opened, 1, 5 * USEC_PER_SEC)); /* the loop ran all along */
+        CHECK_INTEQ(o.result, -ETIME);
+        CHECK(strstr(o.message, "did not answer within"));
+        fprintf(stderr, "  the opened handler says: %s\n", o.message);
+        CHECK_INTEQ(n_tasks(), 1);
+        CHECK(!virt_connection_is_connected(c));
+        /* libvirtd goes on: a retry in the background opens, and tells it as a resync */
+        CHECK_INTEQ(kill(daemon_pid, SIGCONT), 0);
+        CHECK(loop_run_until(event, &o.resyncs, 1, 20 * USEC_PER_SEC));
+        CHECK(virt_connection_is_connected(c));
+        CHECK_INTEQ(o.result, 0);
+        virt_connection_release(c);
+        loop_settle(event);
+}
+
 static void test_remote_driver_creates_no_thread(void) {
         CHECK_INTEQ(n_tasks(), 1);
 }
@@ -451,6 +523,8 @@ int main(int argc, char **argv) {
         RUN(test_start_in_a_helper_reports_libvirts_refusal);
         RUN(test_start_in_a_helper_gives_up_at_its_deadline);
         RUN(test_release_closes_the_remote_connection);
+        RUN(test_probe_mode_opens_once_a_helper_got_an_answer);
+        RUN(test_probe_mode_gives_up_on_a_silent_libvirtd);
         RUN(test_remote_driver_creates_no_thread);
 
         daemon_stop();
