@@ -72,11 +72,9 @@ static int method_get_guests(sd_bus_message *message, void *userdata, sd_bus_err
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "(ssao)");
         for (char **d = domains; r >= 0 && d && *d; d++) {
-                char buf[32];
-
                 r = sd_bus_message_open_container(reply, 'r', "ssao");
                 if (r >= 0)
-                        r = sd_bus_message_append(reply, "ss", *d, manager_guest_state(m, *d, buf));
+                        r = sd_bus_message_append(reply, "ss", *d, manager_guest_state(m, *d));
                 if (r >= 0)
                         r = sd_bus_message_open_container(reply, 'a', "o");
                 for (size_t i = 0; r >= 0 && i < m->n_handoffs; i++) {

@@ -92,8 +92,13 @@ static void on_lifecycle(VirtConnection *c, const char *name, const char *uuid, 
 
         log_debug("libvirt: domain %s %s (detail %d).", name, strna(virt_lifecycle_event_to_string(event)), detail);
         switch (event) {
+        case VIR_DOMAIN_EVENT_SUSPENDED:
+                if (watched(m, name) && strv_extend_unique(&m->paused_domains, name) < 0)
+                        log_oom();
+                return;
         case VIR_DOMAIN_EVENT_STARTED:
         case VIR_DOMAIN_EVENT_RESUMED:
+                strv_remove(m->paused_domains, name);
                 if (!watched(m, name) || manager_guest_running(m, name))
                         return;
                 manager_guest_set_running(m, name, true);
@@ -101,6 +106,7 @@ static void on_lifecycle(VirtConnection *c, const char *name, const char *uuid, 
                 return;
         case VIR_DOMAIN_EVENT_STOPPED:
         case VIR_DOMAIN_EVENT_CRASHED:
+                strv_remove(m->paused_domains, name);
                 manager_guest_set_running(m, name, false);
                 if (!watched(m, name))
                         return;
@@ -337,6 +343,7 @@ void manager_guests_free(Manager *m) {
         }
         m->virt = virt_connection_free(m->virt);
         m->running_domains = strv_free(m->running_domains);
+        m->paused_domains = strv_free(m->paused_domains);
 }
 
 int manager_guests_need(Manager *m, sd_bus_error *error) {
@@ -643,30 +650,10 @@ int manager_guest_check_stopped(Manager *m, const char *domain, sd_bus_error *er
                                  domain, domain);
 }
 
-const char *manager_guest_state(Manager *m, const char *domain, char buf[static 32]) {
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        int state = -1, reason;
-
-        if (!m->virt || !virt_connection_is_connected(m->virt) ||
-            virt_domain_lookup(m->virt, domain, &dom, NULL) < 0 || virDomainGetState(dom, &state, &reason, 0) < 0)
-                return manager_guest_running(m, domain) ? "running" : "unknown";
-        switch (state) {
-        case VIR_DOMAIN_RUNNING:
-                return "running";
-        case VIR_DOMAIN_BLOCKED:
-                return "blocked";
-        case VIR_DOMAIN_PAUSED:
-                return "paused";
-        case VIR_DOMAIN_SHUTDOWN:
-                return "shutting down";
-        case VIR_DOMAIN_SHUTOFF:
-                return "shut off";
-        case VIR_DOMAIN_CRASHED:
-                return "crashed";
-        case VIR_DOMAIN_PMSUSPENDED:
-                return "suspended";
-        default:
-                snprintf(buf, 32, "state %d", state);
-                return buf;
-        }
+const char *manager_guest_state(Manager *m, const char *domain) {
+        /* From libvirt's events and the resyncs, not a question to libvirt: GetGuests may come
+         * while libvirt runs a hook of that domain (which waits for this daemon) holding it. */
+        if (manager_guest_running(m, domain))
+                return strv_contains(m->paused_domains, domain) ? "paused" : "running";
+        return m->virt && virt_connection_is_connected(m->virt) ? "shut off" : "unknown";
 }

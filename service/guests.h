@@ -77,5 +77,6 @@ const char *guest_start_domain(const GuestStart *s) _pure_;
  * reach, as the events said). */
 int manager_guest_check_stopped(Manager *m, const char *domain, sd_bus_error *error);
 
-/* libvirt's state of a domain for GetGuests: "running", "paused", "shut off", …, "unknown". */
-const char *manager_guest_state(Manager *m, const char *domain, char buf[static 32]);
+/* The state of a watched domain for GetGuests, as libvirt's events told it: "running",
+ * "paused", "shut off", or "unknown" while libvirt cannot be reached. */
+const char *manager_guest_state(Manager *m, const char *domain);

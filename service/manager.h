@@ -49,6 +49,7 @@ typedef struct Manager {
         struct VirtConnection *virt; /* libvirt (guests.c); opened while needed */
         bool virt_watching;          /* a record names a domain: the connection is held */
         char **running_domains;      /* watched domains known to run */
+        char **paused_domains;       /* … of which libvirt said they are suspended */
         struct GuestWaiter *guest_waiters; /* calls waiting for the connection to open */
         bool virt_resync_at_open;    /* the records of the last instance: resync once open */
         bool virt_unreachable_logged;

@@ -127,6 +127,12 @@ def handoff_to_a_domain_starts_it_and_its_stop_returns_everything(bed):
     check_eq([(d, s) for d, s, _ in g], [("win10", "running")], f"GetGuests: {g}")
     check_eq(sorted(g[0][2]), sorted(f"/org/passthru1/device/pci_{a.replace(':', '_').replace('.', '_')}"
                                      for a in (GPU, AUDIO, USB)), "the devices it holds")
+    # GetGuests tells libvirt's events, without asking libvirt (it may be running a hook)
+    check_eq(bed.virsh("suspend", "win10").code, 0, "virsh suspend win10")
+    bed.wait_for(lambda: [s for _, s, _ in guests(bed)] == ["paused"], "GetGuests: win10 paused", 10)
+    check_eq(bed.virsh("resume", "win10").code, 0, "virsh resume win10")
+    bed.wait_for(lambda: [s for _, s, _ in guests(bed)] == ["running"], "GetGuests: win10 running again", 10)
+    check_eq(gpu_state(bed), "guest", "Gpu.State while it runs again")
 
     r = give_back(bed)
     check_error(r, E + "GuestRunning", "Return while the domain runs")
