@@ -22,7 +22,11 @@
 #      the lifecycle event) → back on the host drivers as before; the hook failed nowhere;
 #   4. `virsh start` while a process holds the VGA's /dev/dri/cardN: the hook's prepare begin
 #      fails with the daemon's InUse message (process and node) in virsh's error, the domain
-#      does not run and nothing changed (drivers, overrides, consoles, modules, State).
+#      does not run and nothing changed (drivers, overrides, consoles, modules, State);
+#   5. the domain's host devices managed='yes': `passthructl start` releases the host's hold
+#      (bochs unloaded) but moves neither function, libvirt binds them to vfio-pci and QEMU
+#      opens the group; after `virsh destroy` libvirt gives them back and passthru finishes
+#      the return: everything as before.
 # Each phase is timed (diag lines); on failure the tails of passthrud's, libvirtd's and the
 # domain's logs are printed.
 
@@ -287,6 +291,31 @@ check_match "... libvirtd logged the hook's prepare begin failure" "passthru $DO
 check_eq "... and no other hook failure (the release end after the failed start succeeded)" 1 "$(grep -c . <<<"$failures")"
 kill "$holder"; wait "$holder" 2>/dev/null
 phase "refused start"
+
+# --- 5. managed='yes': libvirt binds and gives back, passthru releases the host's hold ------
+uuid=$(virsh domuuid "$DOM")
+sed -e "s/managed='no'/managed='yes'/" -e "s|<name>$DOM</name>|&<uuid>${uuid//[!0-9a-f-]/}</uuid>|" "/run/$DOM.xml" \
+        >"/run/$DOM-managed.xml"
+check "virsh define $DOM again, its host devices managed='yes'" virsh define "/run/$DOM-managed.xml"
+check_match "... libvirt has them managed" "<hostdev mode='subsystem' type='pci' managed='yes'>" "$(virsh dumpxml "$DOM")"
+: >"$CALLS"
+t0=$(now_ms)
+"$CTL" start "$DOM" --no-ask-password >/run/ctl-start.out 2>&1
+rc=$?
+check_eq "managed: passthructl start $DOM succeeds (in $(( $(now_ms) - t0 )) ms)" 0 "$rc" ||
+        while IFS= read -r l; do diag "  $l"; done </run/ctl-start.out
+phase "managed: passthructl start"
+check_fails "managed: passthru probed neither function (libvirt binds them)" grep -q " probe " /run/ctl-start.out
+check_match "managed: passthru still released the host's hold (bochs unloaded)" "unload-module +unload module bochs" \
+        "$(</run/ctl-start.out)"
+check "managed: both functions on vfio-pci (bound by libvirt)" on_vfio || diag "  $(pci_where "$vga" "$hda")"
+check_eq "managed: virsh: $DOM running" running "$(domstate)"
+check "managed: the nested QEMU (pid $(qemu_pid)) has /dev/vfio/$grp open" qemu_holds_group
+check_eq "managed: Gpu State guest" 's "guest"' "$(gpu_prop State)"
+check "virsh destroy $DOM" virsh destroy "$DOM"
+phase "virsh destroy"
+returned "managed"
+check_eq "managed: no hook failure in libvirtd's log" 1 "$(hook_failures | grep -c .)"
 
 kill -TERM "$daemon"
 wait "$daemon"
