@@ -18,7 +18,8 @@
 #      cleared, consoles and modules as before, State "host", Group Owner "host", no record
 #      in /run/passthru1);
 #   3. the same through the hook: `virsh start` (prepare begin → PrepareGuest) → running on
-#      vfio-pci with QEMU holding the group; `virsh destroy` (release end → ReleaseGuest, and
+#      vfio-pci with QEMU holding the group; passthrud restarted meanwhile keeps the card with
+#      the guest (State "guest" once it asked libvirt); `virsh destroy` (release end → ReleaseGuest, and
 #      the lifecycle event) → back on the host drivers as before; the hook failed nowhere;
 #   4. `virsh start` while a process holds the VGA's /dev/dri/cardN: the hook's prepare begin
 #      fails with the daemon's InUse message (process and node) in virsh's error, the domain
@@ -261,6 +262,21 @@ check_eq "Gpu State guest" 's "guest"' "$(gpu_prop State)"
 check_eq "Gpu Domain $DOM" "s \"$DOM\"" "$(gpu_prop Domain)"
 check_eq "Group $grp Owner guest, Domain $DOM" "s \"guest\" s \"$DOM\"" "$(grp_prop Owner) $(grp_prop Domain)"
 check_match "passthructl guests lists $DOM" "^$DOM +running +${vga#0000:} ${hda#0000:}\$" "$("$CTL" guests 2>&1)"
+
+# A daemon restarted while the guest runs: it asks libvirt (once its connection is open) and
+# leaves the card with the guest.
+kill -TERM "$daemon"
+wait "$daemon"
+check_eq "passthrud stops (SIGTERM) while $DOM runs" 0 "$?"
+"$B/service/passthrud" --log-level=debug >>"$LOG" 2>&1 &
+daemon=$!
+check "a new passthrud owns org.passthru1" wait_for 30 bus_has_name org.passthru1
+gpu_is_guest() { [ "$(gpu_prop State)" = 's "guest"' ]; }
+check "the new daemon sees $DOM run: Gpu State guest" wait_for 30 gpu_is_guest
+check_eq "... Group $grp Owner guest, Domain $DOM" "s \"guest\" s \"$DOM\"" "$(grp_prop Owner) $(grp_prop Domain)"
+check "... both functions still on vfio-pci" on_vfio
+check "... QEMU still has /dev/vfio/$grp open" qemu_holds_group
+phase "daemon restarted"
 
 check "virsh destroy $DOM" virsh destroy "$DOM"
 phase "virsh destroy"
