@@ -334,6 +334,19 @@ int manager_guests_start(Manager *m) {
         return 0;
 }
 
+void manager_guests_stop(Manager *m) {
+        while (m->guest_waiters) {
+                GuestWaiter *w = m->guest_waiters;
+
+                m->guest_waiters = w->next;
+                (void) sd_bus_reply_method_errorf(w->message, PASSTHRU_ERROR_BUSY,
+                                                  "passthrud is shutting down; try again once it is back. Nothing "
+                                                  "was changed.");
+                guest_waiter_free(w);
+                manager_guests_release(m);
+        }
+}
+
 void manager_guests_free(Manager *m) {
         while (m->guest_waiters) {
                 GuestWaiter *w = m->guest_waiters;

@@ -16,6 +16,8 @@
 /* Sets up the event bridge and the (closed) connection; after the start-up undo, watches the
  * domains the records name. */
 int manager_guests_start(Manager *m);
+/* The daemon is about to exit: calls waiting for libvirt get Busy. */
+void manager_guests_stop(Manager *m);
 void manager_guests_free(Manager *m);
 
 /* Holds the connection while a record names a domain, lets it go when none does. */

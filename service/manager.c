@@ -127,6 +127,7 @@ void manager_exit_when_idle(Manager *m) {
                 log_info("Exiting once %u operation(s) in progress are over.", running);
                 return;
         }
+        manager_guests_stop(m); /* (the bus is flushed and closed as the loop exits) */
         (void) sd_event_exit(m->event, 0);
 }
 
@@ -171,7 +172,7 @@ static int on_bus_message(sd_bus_message *message, void *userdata, sd_bus_error 
  * directory at the next start. */
 static bool manager_is_idle(Manager *m, uint64_t now) {
         return m->name_requested && m->reconciling == 0 && !m->assignments && !m->polkit.queries &&
-               !m->virt_watching && now >= m->last_activity + m->idle_exit_usec;
+               !m->virt_watching && !m->guest_waiters && now >= m->last_activity + m->idle_exit_usec;
 }
 
 static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {

@@ -325,7 +325,8 @@ def a_libvirtd_that_does_not_answer_is_a_clear_error(bed):
     """libvirtd accepts connections but does not answer (SIGSTOP): the daemon opens its own
     connection only once a helper process got an answer, so it goes on serving other calls,
     and the Handoff fails after [Libvirt] AnswerTimeoutSec= (2 s here) with Failed naming the
-    URI; nothing changed. Once libvirtd answers again, a Handoff works."""
+    URI; nothing changed. A call still waiting when the daemon is stopped gets Busy. Once
+    libvirtd answers again, a Handoff works."""
     bed.define_domain("gaming")
     before = bed.snapshot()
     os.kill(bed.libvirtd.pid, signal.SIGSTOP)
@@ -337,6 +338,16 @@ def a_libvirtd_that_does_not_answer_is_a_clear_error(bed):
         check_eq(gpu_state(bed), "host", "the daemon answers meanwhile")
         r = pending.result(30)
         elapsed = time.monotonic() - t0
+
+        # A daemon told to stop while a call waits for libvirt answers it before it goes.
+        helpers = len(bed.daemon_children())  # (the first probe's helper still waits for libvirtd)
+        waiting = bed.method_async(GPU_PATH, GPU_IF, "Handoff", "sa{sv}", "gaming", "0", timeout=30)
+        bed.wait_for(lambda: len(bed.daemon_children()) > helpers, "the second call's probe helper", 10)
+        bed.kill_daemon(signal.SIGTERM)
+        stopped = waiting.result(10)
+        check_error(stopped, E + "Busy", "a Handoff waiting for libvirt when the daemon stops")
+        check("shutting down" in (stopped.message or ""), f"the message: {stopped.message!r}")
+        bed.restart_daemon()
     finally:
         os.kill(bed.libvirtd.pid, signal.SIGCONT)
     check_error(r, E + "Failed", "Handoff while libvirtd does not answer")
