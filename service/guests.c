@@ -334,26 +334,28 @@ int manager_guests_start(Manager *m) {
         return 0;
 }
 
-void manager_guests_stop(Manager *m) {
+/* answer: Busy to each (the daemon stops); otherwise they are only freed (the bus is gone). */
+static void drop_waiters(Manager *m, bool answer) {
         while (m->guest_waiters) {
                 GuestWaiter *w = m->guest_waiters;
 
                 m->guest_waiters = w->next;
-                (void) sd_bus_reply_method_errorf(w->message, PASSTHRU_ERROR_BUSY,
-                                                  "passthrud is shutting down; try again once it is back. Nothing "
-                                                  "was changed.");
+                if (answer) {
+                        (void) sd_bus_reply_method_errorf(w->message, PASSTHRU_ERROR_BUSY,
+                                                          "passthrud is shutting down; try again once it is back. "
+                                                          "Nothing was changed.");
+                        manager_guests_release(m);
+                }
                 guest_waiter_free(w);
-                manager_guests_release(m);
         }
 }
 
-void manager_guests_free(Manager *m) {
-        while (m->guest_waiters) {
-                GuestWaiter *w = m->guest_waiters;
+void manager_guests_stop(Manager *m) {
+        drop_waiters(m, true);
+}
 
-                m->guest_waiters = w->next;
-                guest_waiter_free(w);
-        }
+void manager_guests_free(Manager *m) {
+        drop_waiters(m, false);
         m->virt = virt_connection_free(m->virt);
         m->running_domains = strv_free(m->running_domains);
         m->paused_domains = strv_free(m->paused_domains);
