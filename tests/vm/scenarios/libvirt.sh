@@ -186,21 +186,35 @@ returned() {
         return $ok
 }
 
+# ctl_start LABEL: passthructl start of the domain (its output in /run/ctl-start.out, shown
+# when it fails), the hook's call log emptied first.
+ctl_start() {
+        local t0 rc l
+        : >"$CALLS"
+        t0=$(now_ms)
+        "$CTL" start "$DOM" --no-ask-password >/run/ctl-start.out 2>&1
+        rc=$?
+        check_eq "${1}passthructl start $DOM succeeds (in $(( $(now_ms) - t0 )) ms)" 0 "$rc" ||
+                while IFS= read -r l; do diag "  $l"; done </run/ctl-start.out
+        phase "${1}passthructl start"
+}
+
+# guest_runs LABEL: the card on vfio-pci, the domain running with QEMU holding the group,
+# Gpu State guest.
+guest_runs() {
+        check "${1}both functions on vfio-pci, driver_override vfio-pci" on_vfio || diag "  $(pci_where "$vga" "$hda")"
+        check_eq "${1}virsh: $DOM running" running "$(domstate)"
+        check "${1}the nested QEMU (pid $(qemu_pid)) has /dev/vfio/$grp open" qemu_holds_group
+        check_eq "${1}Gpu State guest" 's "guest"' "$(gpu_prop State)"
+}
+
 # --- 2. passthructl start, then virsh destroy -------------------------------------------------
-: >"$CALLS"
-t0=$(now_ms)
-"$CTL" start "$DOM" --no-ask-password >/run/ctl-start.out 2>&1
-rc=$?
-check_eq "passthructl start $DOM succeeds (in $(( $(now_ms) - t0 )) ms)" 0 "$rc"
+ctl_start ""
 while IFS= read -r l; do diag "  $l"; done </run/ctl-start.out
-phase "passthructl start"
-check "both functions on vfio-pci, driver_override vfio-pci" on_vfio || diag "  $(pci_where "$vga" "$hda")"
+guest_runs ""
 check "bochs is unloaded" test ! -d /sys/module/bochs
-check_eq "Gpu State guest" 's "guest"' "$(gpu_prop State)"
 check_eq "Gpu Domain $DOM" "s \"$DOM\"" "$(gpu_prop Domain)"
 check_eq "Group $grp Owner guest, Domain $DOM" "s \"guest\" s \"$DOM\"" "$(grp_prop Owner) $(grp_prop Domain)"
-check_eq "virsh: $DOM running" running "$(domstate)"
-check "the nested QEMU (pid $(qemu_pid)) has /dev/vfio/$grp open" qemu_holds_group
 check_match "passthructl guests: $DOM running with both functions" \
         "^$DOM +running +${vga#0000:} ${hda#0000:}\$" "$("$CTL" guests 2>&1)"
 check_match "the hook's prepare begin ran (libvirt runs it for the daemon's own start too)" \
@@ -225,17 +239,8 @@ check_eq "... no hook failure in libvirtd's log" "" "$(hook_failures)"
 
 # --- 2b. the same without the hook: the daemon's own lifecycle event returns the card -------
 touch "$HOOK_OFF"
-: >"$CALLS"
-t0=$(now_ms)
-"$CTL" start "$DOM" --no-ask-password >/run/ctl-start.out 2>&1
-rc=$?
-check_eq "hook off: passthructl start $DOM succeeds (in $(( $(now_ms) - t0 )) ms)" 0 "$rc" ||
-        while IFS= read -r l; do diag "  $l"; done </run/ctl-start.out
-phase "hook off: passthructl start"
-check "hook off: both functions on vfio-pci, driver_override vfio-pci" on_vfio || diag "  $(pci_where "$vga" "$hda")"
-check_eq "hook off: virsh: $DOM running" running "$(domstate)"
-check "hook off: the nested QEMU (pid $(qemu_pid)) has /dev/vfio/$grp open" qemu_holds_group
-check_eq "hook off: Gpu State guest" 's "guest"' "$(gpu_prop State)"
+ctl_start "hook off: "
+guest_runs "hook off: "
 check "virsh destroy $DOM" virsh destroy "$DOM"
 phase "virsh destroy"
 returned "hook off"
@@ -254,11 +259,8 @@ check_eq "virsh start $DOM succeeds (the hook hands the card off; in $(( $(now_m
         diag "  $out"
 phase "virsh start"
 check_match "the hook's prepare begin ran" "^$DOM prepare begin -\$" "$(<"$CALLS")"
-check "both functions on vfio-pci, driver_override vfio-pci" on_vfio || diag "  $(pci_where "$vga" "$hda")"
+guest_runs ""
 check "bochs is unloaded" test ! -d /sys/module/bochs
-check_eq "virsh: $DOM running" running "$(domstate)"
-check "the nested QEMU (pid $(qemu_pid)) has /dev/vfio/$grp open" qemu_holds_group
-check_eq "Gpu State guest" 's "guest"' "$(gpu_prop State)"
 check_eq "Gpu Domain $DOM" "s \"$DOM\"" "$(gpu_prop Domain)"
 check_eq "Group $grp Owner guest, Domain $DOM" "s \"guest\" s \"$DOM\"" "$(grp_prop Owner) $(grp_prop Domain)"
 check_match "passthructl guests lists $DOM" "^$DOM +running +${vga#0000:} ${hda#0000:}\$" "$("$CTL" guests 2>&1)"
@@ -314,20 +316,11 @@ sed -e "s/managed='no'/managed='yes'/" -e "s|<name>$DOM</name>|&<uuid>${uuid//[!
         >"/run/$DOM-managed.xml"
 check "virsh define $DOM again, its host devices managed='yes'" virsh define "/run/$DOM-managed.xml"
 check_match "... libvirt has them managed" "<hostdev mode='subsystem' type='pci' managed='yes'>" "$(virsh dumpxml "$DOM")"
-: >"$CALLS"
-t0=$(now_ms)
-"$CTL" start "$DOM" --no-ask-password >/run/ctl-start.out 2>&1
-rc=$?
-check_eq "managed: passthructl start $DOM succeeds (in $(( $(now_ms) - t0 )) ms)" 0 "$rc" ||
-        while IFS= read -r l; do diag "  $l"; done </run/ctl-start.out
-phase "managed: passthructl start"
+ctl_start "managed: "
 check_fails "managed: passthru probed neither function (libvirt binds them)" grep -q " probe " /run/ctl-start.out
 check_match "managed: passthru still released the host's hold (bochs unloaded)" "unload-module +unload module bochs" \
         "$(</run/ctl-start.out)"
-check "managed: both functions on vfio-pci (bound by libvirt)" on_vfio || diag "  $(pci_where "$vga" "$hda")"
-check_eq "managed: virsh: $DOM running" running "$(domstate)"
-check "managed: the nested QEMU (pid $(qemu_pid)) has /dev/vfio/$grp open" qemu_holds_group
-check_eq "managed: Gpu State guest" 's "guest"' "$(gpu_prop State)"
+guest_runs "managed (libvirt bound them): "
 check "virsh destroy $DOM" virsh destroy "$DOM"
 phase "virsh destroy"
 returned "managed"
