@@ -70,7 +70,9 @@ static int32_t utf8_next(const unsigned char **s) {
         return c;
 }
 
-bool hook_guest_name_is_valid(const char *s) {
+/* The daemon's rule for a domain name: valid UTF-8 without control characters (C0, DEL, C1),
+ * at most HOOK_GUEST_NAME_MAX characters. */
+static bool hook_guest_name_is_valid(const char *s) {
         const unsigned char *p = (const unsigned char *) s;
         size_t n = 0;
 

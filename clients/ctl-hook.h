@@ -18,7 +18,6 @@
  */
 #pragma once
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #define HOOK_XML_MAX (16U * 1024U * 1024U)
@@ -29,7 +28,3 @@
  * add some. Returns the exit status: 0 success (or nothing to do), 1 failure, 2 fewer than
  * three arguments. */
 int run_libvirt_hook(char **args, size_t n_args);
-
-/* Whether s may be passed as a guest's name: non-empty, valid UTF-8 without control
- * characters (C0, DEL, C1), at most HOOK_GUEST_NAME_MAX characters. */
-bool hook_guest_name_is_valid(const char *s);

@@ -75,14 +75,20 @@ int check_domain_name(const char *domain, sd_bus_error *error) {
                                  strempty(shown), DOMAIN_NAME_MAX);
 }
 
+/* The rule passthructl's libvirt hook applies too: at most DOMAIN_NAME_MAX characters, no C0,
+ * DEL or C1 control character. (sd-bus has checked that it is valid UTF-8.) */
 static bool domain_name_is_valid(const char *s) {
-        size_t n = strlen(s);
+        const unsigned char *p = (const unsigned char *) s;
+        size_t n = 0;
 
-        if (n > DOMAIN_NAME_MAX)
-                return false;
-        for (const char *p = s; *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+        for (; *p; p++) {
+                if (*p < 0x20 || *p == 0x7f)
                         return false;
+                if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* U+0080…U+009F */
+                        return false;
+                if ((*p & 0xc0) != 0x80 && ++n > DOMAIN_NAME_MAX) /* a character's first byte */
+                        return false;
+        }
         return true;
 }
 

@@ -136,6 +136,8 @@ def handoff_bad_input_changes_nothing(bed):
                 "wrong option type")
     check_error(handoff(bed, domain="bad\nname"), INVALID_ARGS, "a domain name with a newline")
     check_error(handoff(bed, domain="x" * 300), INVALID_ARGS, "a domain name too long")
+    check_error(handoff(bed, domain="é" * 257), INVALID_ARGS, "257 characters (514 bytes)")
+    check_error(handoff(bed, domain="c1\u0085control"), INVALID_ARGS, "a C1 control character")
     check_error(bed.method(AUDIO_PATH, GPU_IF, "Handoff", "sa{sv}", "", "0"),
                 "org.freedesktop.DBus.Error.UnknownMethod", "Handoff on a function that is no GPU")
     check_same_state(bed.snapshot(), before, "nothing changed")

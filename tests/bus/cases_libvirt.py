@@ -193,6 +193,7 @@ def handoff_to_an_unknown_domain_changes_nothing(bed):
     check_error(r, E + "NoSuchDomain", "an unknown domain")
     check("nosuch" in r.message, f"the message names it: {r.message!r}")
     check_error(handoff(bed, "00000000-0000-0000-0000-000000000000"), E + "NoSuchDomain", "an unknown UUID")
+    check_error(handoff(bed, "é" * 256), E + "NoSuchDomain", "256 characters (512 bytes): a valid name")
     check_same_state(bed.snapshot(), before, "nothing changed")
     check_eq(len(bed.uevents()), events, "no uevent")
 
