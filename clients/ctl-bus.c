@@ -274,3 +274,29 @@ static int value_to_json(sd_bus_message *m, JsonWriter *w, size_t max_array, uns
 int bus_message_value_to_json(sd_bus_message *m, JsonWriter *w, size_t max_array) {
         return value_to_json(m, w, max_array, 0);
 }
+
+int bus_get_device(sd_bus *bus, const char *address, char **ret_path, char **ret_name) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        const char *p;
+        char buf[13];
+        int r;
+
+        r = bus_call(bus, PASSTHRU_MANAGER_INTERFACE, "GetDevice", &reply, "s", address);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &p);
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse the reply of GetDevice(): %m");
+        path = strdup(p);
+        if (!path)
+                return log_oom();
+        if (ret_name) {
+                name = strdup_printable(address_from_device_path(path, buf) >= 0 ? buf : address);
+                if (!name)
+                        return log_oom();
+                *ret_name = TAKE_PTR(name);
+        }
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}

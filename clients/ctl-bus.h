@@ -36,6 +36,11 @@ int log_bus_error(const sd_bus_error *error, int r, const char *what);
  * by types (sd_bus_message_append() syntax, may be NULL); logs on failure. */
 int bus_call(sd_bus *bus, const char *interface, const char *method, sd_bus_message **ret_reply, const char *types, ...);
 
+/* Manager.GetDevice(address): the object path and (ret_name not NULL) the canonical address,
+ * printable, as the object's name spells it. The daemon parses and validates the address; it
+ * is passed on verbatim. Logs on failure. */
+int bus_get_device(sd_bus *bus, const char *address, char **ret_path, char **ret_name);
+
 /* Calls the prepared method call m (timeout_usec 0: sd-bus's default); with ask_password the
  * call allows interactive authorization and a polkit agent runs on our terminal meanwhile
  * (see ctl-agent.h). Logs on failure, as bus_call(). */

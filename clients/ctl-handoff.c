@@ -50,29 +50,14 @@ static int acquire_gpu_paths(sd_bus *bus, char ***ret) {
 }
 
 static int gpu_resolve(sd_bus *bus, const char *address, Gpu *ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_strv_free_ char **gpus = NULL;
         _cleanup_free_ char *path = NULL, *name = NULL;
-        const char *p;
-        char buf[13];
         bool found = false;
         int r;
 
-        /* The daemon parses and validates the address; we pass it on verbatim. */
-        r = bus_call(bus, PASSTHRU_MANAGER_INTERFACE, "GetDevice", &reply, "s", address);
+        r = bus_get_device(bus, address, &path, &name);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "o", &p);
-        if (r < 0)
-                return log_error_errno(r, "Failed to parse the reply of GetDevice(): %m");
-        path = strdup(p);
-        if (!path)
-                return log_oom();
-
-        /* The canonical address, from the object's libvirt-style name. */
-        name = strdup_printable(address_from_device_path(path, buf) >= 0 ? buf : address);
-        if (!name)
-                return log_oom();
 
         r = acquire_gpu_paths(bus, &gpus);
         if (r < 0)
@@ -143,15 +128,6 @@ static int split_consumers(Steps *steps, Steps *consumers) {
         *steps = plan;
         plan = (Steps) {};
         return 0;
-}
-
-static size_t steps_count_done(const Steps *steps) {
-        size_t n = 0;
-
-        for (size_t i = 0; i < steps->n; i++)
-                if (!streq(steps->items[i].step, "unchanged"))
-                        n++;
-        return n;
 }
 
 static void json_consumer(JsonWriter *w, const uint32_t *pid, const char *command, const char *node) {
@@ -241,30 +217,33 @@ static int print_dry_run(const Steps *steps, const Steps *consumers) {
         return flush_stdout();
 }
 
-/* The reply of Handoff or StartGuest: as JSON, or a dry run's plan and consumers (> 0: that
- * was all), or the steps done (0: the caller prints its summary line). */
-static int print_handoff_reply(Steps *steps, Steps *shown, const HandoffOptions *o) {
+/* The reply of Handoff, StartGuest or Return: as JSON, a dry run's plan (and, with_consumers,
+ * the consumers the daemon found), or the steps done and "SUMMARY: N step(s)." */
+static int print_gpu_outcome(Steps *steps, Steps *shown, const HandoffOptions *o, bool with_consumers,
+                             const char *summary) {
         _cleanup_(steps_done) Steps consumers = {};
+        size_t n;
         int r;
 
-        r = split_consumers(steps, &consumers);
-        if (r < 0)
+        if (with_consumers && split_consumers(steps, &consumers) < 0)
                 return log_oom();
         if (o->json)
-                r = print_json(steps, o->dry_run ? &consumers : NULL, o);
-        else if (o->dry_run)
-                r = print_dry_run(steps, &consumers);
-        else
-                return assign_print_steps(steps, shown, HANDOFF_STEP_WIDTH);
-        return r < 0 ? r : 1;
+                return print_json(steps, with_consumers && o->dry_run ? &consumers : NULL, o);
+        if (o->dry_run)
+                return print_dry_run(steps, with_consumers ? &consumers : NULL);
+        r = assign_print_steps(steps, shown, HANDOFF_STEP_WIDTH);
+        if (r < 0)
+                return r;
+        n = steps_count_changed(steps);
+        printf("%s: %zu step%s.\n", summary, n, n == 1 ? "" : "s");
+        return flush_stdout();
 }
 
 int run_handoff(sd_bus *bus, const char *address, const char *domain, const HandoffOptions *o) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(steps_done) Steps steps = {}, shown = {};
         _cleanup_(gpu_done) Gpu gpu = {};
-        _cleanup_free_ char *shown_domain = NULL;
-        size_t n;
+        _cleanup_free_ char *shown_domain = NULL, *summary = NULL;
         int r;
 
         r = gpu_resolve(bus, address, &gpu);
@@ -284,27 +263,24 @@ int run_handoff(sd_bus *bus, const char *address, const char *domain, const Hand
         if (r < 0)
                 return r;
 
-        r = print_handoff_reply(&steps, &shown, o);
-        if (r != 0)
-                return r < 0 ? r : 0;
-
         shown_domain = strdup_printable(domain);
         if (!shown_domain)
                 return log_oom();
-        n = steps_count_done(&steps);
         if (isempty(domain))
-                printf("Handed %s off (no domain): %zu step%s.\n", gpu.name, n, n == 1 ? "" : "s");
+                r = asprintf(&summary, "Handed %s off (no domain)", gpu.name);
         else
-                printf("Handed %s off (domain %s%s): %zu step%s.\n", gpu.name, shown_domain,
-                       o->no_start ? ", not started" : "", n, n == 1 ? "" : "s");
-        return flush_stdout();
+                r = asprintf(&summary, "Handed %s off (domain %s%s)", gpu.name, shown_domain,
+                             o->no_start ? ", not started" : "");
+        if (r < 0)
+                return log_oom();
+        return print_gpu_outcome(&steps, &shown, o, true, summary);
 }
 
 int run_return(sd_bus *bus, const char *address, const HandoffOptions *o) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(steps_done) Steps steps = {}, shown = {};
         _cleanup_(gpu_done) Gpu gpu = {};
-        size_t n;
+        _cleanup_free_ char *summary = NULL;
         int r;
 
         r = gpu_resolve(bus, address, &gpu);
@@ -322,27 +298,16 @@ int run_return(sd_bus *bus, const char *address, const HandoffOptions *o) {
         if (r < 0)
                 return r;
 
-        if (o->json)
-                return print_json(&steps, NULL, o);
-
-        if (o->dry_run)
-                return print_dry_run(&steps, NULL);
-
-        r = assign_print_steps(&steps, &shown, HANDOFF_STEP_WIDTH);
-        if (r < 0)
-                return r;
-
-        n = steps_count_done(&steps);
-        printf("Returned %s to the host: %zu step%s.\n", gpu.name, n, n == 1 ? "" : "s");
-        return flush_stdout();
+        if (asprintf(&summary, "Returned %s to the host", gpu.name) < 0)
+                return log_oom();
+        return print_gpu_outcome(&steps, &shown, o, false, summary);
 }
 
 int run_consumers(sd_bus *bus, const char *address, const HandoffOptions *o) {
         static const char * const header[] = { "PID", "COMMAND", "NODE" };
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(table_freep) Table *t = NULL;
         _cleanup_(json_done) JsonWriter w;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(gpu_done) Gpu gpu = {};
         const char *command, *node;
         uint32_t pid;
@@ -354,13 +319,12 @@ int run_consumers(sd_bus *bus, const char *address, const HandoffOptions *o) {
         if (r < 0)
                 return r;
 
-        r = sd_bus_call_method(bus, PASSTHRU_SERVICE, gpu.path, PASSTHRU_GPU_INTERFACE, "GetConsumers",
-                               &error, &reply, NULL);
-        if (r < 0) {
-                r = log_bus_error(&error, r, "GetConsumers() failed");
-                sd_bus_error_free(&error);
+        r = new_gpu_call(bus, &gpu, "GetConsumers", &m);
+        if (r < 0)
                 return r;
-        }
+        r = bus_call_message(bus, m, 0, false, &reply);
+        if (r < 0)
+                return r;
 
         if (o->json) {
                 json_begin_object(&w);
@@ -409,8 +373,7 @@ int run_consumers(sd_bus *bus, const char *address, const HandoffOptions *o) {
 int run_start(sd_bus *bus, const char *domain, const HandoffOptions *o) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(steps_done) Steps steps = {}, shown = {};
-        _cleanup_free_ char *shown_domain = NULL;
-        size_t n;
+        _cleanup_free_ char *shown_domain = NULL, *summary = NULL;
         int r;
 
         r = sd_bus_message_new_method_call(bus, &m, PASSTHRU_SERVICE, PASSTHRU_PATH, PASSTHRU_MANAGER_INTERFACE,
@@ -436,16 +399,10 @@ int run_start(sd_bus *bus, const char *domain, const HandoffOptions *o) {
         if (r < 0)
                 return r;
 
-        r = print_handoff_reply(&steps, &shown, o);
-        if (r != 0)
-                return r < 0 ? r : 0;
-
         shown_domain = strdup_printable(domain);
-        if (!shown_domain)
+        if (!shown_domain || asprintf(&summary, "Handed the GPU off to %s and started it", shown_domain) < 0)
                 return log_oom();
-        n = steps_count_done(&steps);
-        printf("Handed the GPU off to %s and started it: %zu step%s.\n", shown_domain, n, n == 1 ? "" : "s");
-        return flush_stdout();
+        return print_gpu_outcome(&steps, &shown, o, true, summary);
 }
 
 typedef struct Guest {

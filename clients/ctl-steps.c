@@ -74,11 +74,17 @@ bool steps_remove(Steps *s, const char *step, const char *description) {
         return false;
 }
 
-bool steps_all_unchanged(const Steps *s) {
+size_t steps_count_changed(const Steps *s) {
+        size_t n = 0;
+
         for (size_t i = 0; i < s->n; i++)
                 if (!streq(s->items[i].step, "unchanged"))
-                        return false;
-        return true;
+                        n++;
+        return n;
+}
+
+bool steps_all_unchanged(const Steps *s) {
+        return steps_count_changed(s) == 0;
 }
 
 /* "0000:26:00.0: …" → true, with the address lower-cased into buf. */

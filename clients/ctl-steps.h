@@ -44,6 +44,8 @@ int steps_read(sd_bus_message *m, Steps *s);
 bool steps_remove(Steps *s, const char *step, const char *description);
 
 /* Whether every step is "unchanged" (true for no steps at all): the operation was a no-op. */
+/* The steps other than "unchanged". */
+size_t steps_count_changed(const Steps *s) _pure_;
 bool steps_all_unchanged(const Steps *s) _pure_;
 
 /* The number of different functions the steps name: descriptions that begin with a

@@ -649,18 +649,13 @@ static int verb_list(sd_bus *bus, _unused_ char **args) {
 }
 
 static int show_device(sd_bus *bus, const char *address) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(model_done) Model m = {};
         _cleanup_free_ char *path = NULL, *class = NULL;
         const Device *d;
         uint32_t group;
         int r;
 
-        /* The daemon parses and validates the address; we pass it on verbatim. */
-        r = bus_call(bus, PASSTHRU_MANAGER_INTERFACE, "GetDevice", &reply, "s", address);
-        if (r < 0)
-                return r;
-        r = reply_read_path(reply, "GetDevice", &path);
+        r = bus_get_device(bus, address, &path, NULL);
         if (r < 0)
                 return r;
 
@@ -914,7 +909,6 @@ static int verb_assign(sd_bus *bus, char **args, AssignAction action) {
         _cleanup_free_ char *path = NULL, *name = NULL;
         AssignTarget target = {};
         uint32_t number;
-        char address[13];
         int r;
 
         if (streq(args[0], "group")) {
@@ -933,17 +927,9 @@ static int verb_assign(sd_bus *bus, char **args, AssignAction action) {
                         return log_oom();
                 target.is_group = true;
         } else {
-                r = bus_call(bus, PASSTHRU_MANAGER_INTERFACE, "GetDevice", &reply, "s", args[0]);
+                r = bus_get_device(bus, args[0], &path, &name);
                 if (r < 0)
                         return r;
-                r = reply_read_path(reply, "GetDevice", &path);
-                if (r < 0)
-                        return r;
-
-                /* The canonical address, from the object's libvirt-style name. */
-                name = strdup_printable(address_from_device_path(path, address) >= 0 ? address : args[0]);
-                if (!name)
-                        return log_oom();
         }
 
         target.path = path;
