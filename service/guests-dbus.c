@@ -5,8 +5,6 @@
  * handoff-dbus.c with what guests.c knows of libvirt. PrepareGuest and ReleaseGuest serve
  * libvirt's hook and never ask libvirt anything. Never touches sysfs.
  */
-#include <stdio.h>
-
 #include "assign.h"
 #include "bus-options.h"
 #include "bus-paths.h"
@@ -223,11 +221,9 @@ static int method_release_guest(sd_bus_message *message, void *userdata, sd_bus_
         r = authorize(m, message, domain, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        /* The stop event may have started the Return already: it is under way. */
-        for (Assignment *a = m->assignments; a; a = a->next)
-                if (a->automatic && a->transaction->journal.has_gpu &&
-                    pci_address_equal(&a->transaction->journal.gpu, &gpu->address))
-                        return reply_nothing(message);
+        /* The stop event (or a call) may have started the Return already: it is under way. */
+        if (manager_gpu_return_running(m, &gpu->address))
+                return reply_nothing(message);
         manager_guest_set_running(m, domain, false);
         return gpu_return_start(m, message, gpu, false, false, error);
 }

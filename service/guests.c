@@ -46,6 +46,14 @@ static void emit_domain_gpus(Manager *m, const char *domain) {
         }
 }
 
+bool manager_gpu_return_running(Manager *m, const PciAddress *gpu) {
+        for (Assignment *a = m->assignments; a; a = a->next)
+                if (a->transaction->journal.operation == OPERATION_RETURN && a->transaction->journal.has_gpu &&
+                    pci_address_equal(&a->transaction->journal.gpu, gpu))
+                        return true;
+        return false;
+}
+
 /* The domain stopped: each GPU handed to it comes back, as a Return would bring it (no
  * question to libvirt: the domain is known to be stopped). */
 static void return_domain_gpus(Manager *m, const char *domain, const char *why) {
@@ -67,8 +75,8 @@ static void return_domain_gpus(Manager *m, const char *domain, const char *why) 
                 PciDevice *gpu = machine_find_device(m->machine, &gpus[i]);
                 int r;
 
-                if (!gpu)
-                        continue;
+                if (!gpu || manager_gpu_return_running(m, &gpu->address))
+                        continue; /* (the hook's ReleaseGuest, or a call, was first) */
                 log_notice("Domain %s %s: returning GPU %s to the host.", domain, why, gpu->name);
                 r = gpu_return_start(m, NULL, gpu, false, false, &error);
                 if (r < 0)
@@ -356,7 +364,10 @@ void manager_guests_stop(Manager *m) {
 
 void manager_guests_free(Manager *m) {
         drop_waiters(m, false);
-        m->virt = virt_connection_free(m->virt);
+        if (m->virt) {
+                m->virt = virt_connection_free(m->virt);
+                virt_event_unregister(); /* (its reference to the event loop) */
+        }
         m->running_domains = strv_free(m->running_domains);
         m->paused_domains = strv_free(m->paused_domains);
 }
@@ -558,7 +569,8 @@ int guest_handoff_setup(Manager *m, PciDevice *gpu, const char *domain, const Vi
 }
 
 /* libvirt may take long to start a domain with PCI devices (it waits for QEMU's monitor, which
- * grows with the guest's memory); past this the start counts as failed and is undone. */
+ * grows with the guest's memory); past this a warning is logged, and libvirt's answer is still
+ * waited for: an undo while libvirt may start the domain would pull the devices from under it. */
 #define DOMAIN_START_TIMEOUT_USEC (300 * USEC_PER_SEC)
 
 struct GuestStart {
@@ -614,10 +626,8 @@ int manager_guest_start_domain(Manager *m, const char *name, GuestStartHandler h
         int r;
 
         *ret_message = NULL;
-        if (!m->virt || !virt_connection_is_connected(m->virt)) {
-                *ret_message = strdup("libvirt cannot be reached");
+        if (!m->virt) /* (the helper opens a connection of its own: ours need not be up) */
                 return -ENOTCONN;
-        }
         s = calloc(1, sizeof(GuestStart));
         if (!s)
                 return -ENOMEM;

@@ -23,6 +23,9 @@ void manager_guests_free(Manager *m);
 /* Holds the connection while a record names a domain, lets it go when none does. */
 void manager_guests_update_watch(Manager *m);
 
+/* Is a Return of that GPU under way (a call's, the hook's or the daemon's own)? */
+bool manager_gpu_return_running(Manager *m, const PciAddress *gpu);
+
 /* Is the domain (libvirt's name) known to run? */
 bool manager_guest_running(Manager *m, const char *domain);
 void manager_guest_set_running(Manager *m, const char *domain, bool running);

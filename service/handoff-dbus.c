@@ -62,19 +62,6 @@ static int method_get_consumers(sd_bus_message *message, void *userdata, sd_bus_
 
 /* A domain name is text for people and libvirt: printable, no control characters; it is
  * never used in a path or a shell. */
-static bool domain_name_is_valid(const char *s);
-
-int check_domain_name(const char *domain, sd_bus_error *error) {
-        _cleanup_free_ char *shown = NULL;
-
-        if (domain_name_is_valid(domain))
-                return 0;
-        shown = cescape_trunc(domain, 64);
-        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                 "Invalid domain name \"%s\": at most %d characters, no control characters.",
-                                 strempty(shown), DOMAIN_NAME_MAX);
-}
-
 /* The rule passthructl's libvirt hook applies too: at most DOMAIN_NAME_MAX characters, no C0,
  * DEL or C1 control character. (sd-bus has checked that it is valid UTF-8.) */
 static bool domain_name_is_valid(const char *s) {
@@ -91,6 +78,18 @@ static bool domain_name_is_valid(const char *s) {
         }
         return true;
 }
+
+int check_domain_name(const char *domain, sd_bus_error *error) {
+        _cleanup_free_ char *shown = NULL;
+
+        if (domain_name_is_valid(domain))
+                return 0;
+        shown = cescape_trunc(domain, 64);
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "Invalid domain name \"%s\": at most %d characters, no control characters.",
+                                 strempty(shown), DOMAIN_NAME_MAX);
+}
+
 
 int check_groups_idle(Manager *m, PciDevice *gpu, sd_bus_error *error) {
         _cleanup_free_ PciDevice **functions = NULL;
@@ -110,7 +109,7 @@ int check_groups_idle(Manager *m, PciDevice *gpu, sd_bus_error *error) {
         return 0;
 }
 
-static int start(Manager *m, sd_bus_message *message, PciDevice *gpu, Journal *j, Plan *p, Assignment **ret) {
+static int start(Manager *m, sd_bus_message *message, PciDevice *gpu, Journal *j, Plan *p) {
         Assignment *a;
         int r;
 
@@ -123,8 +122,6 @@ static int start(Manager *m, sd_bus_message *message, PciDevice *gpu, Journal *j
                  a->transaction->journal.domain ? " for domain " : "", strempty(a->transaction->journal.domain),
                  message ? "requested by" : "started by", message ? strempty(sd_bus_message_get_sender(message)) : "the daemon");
         bus_assignment_started(m, a);
-        if (ret)
-                *ret = a;
         (void) transaction_start(a->transaction); /* may settle (and free a) at once */
         return 1;
 }
@@ -227,13 +224,13 @@ int gpu_handoff_start(Manager *m, sd_bus_message *message, PciDevice *gpu, const
                 return sd_bus_error_setf(error, PASSTHRU_ERROR_FAILED,
                                          "Failed to read what holds %s (%s); nothing was changed.", gpu->name,
                                          strerror(ERRNO_VALUE(r)));
-        if (dry_run)
-                return bus_reply_steps(message, &p, consumers) < 0 ? -EIO : 1;
+        if (dry_run) {
+                r = bus_reply_steps(message, &p, consumers);
+                return r < 0 ? r : 1;
+        }
 
         /* act */
-        Assignment *a = NULL;
-        r = start(m, message, gpu, &j, &p, &a);
-        return r;
+        return start(m, message, gpu, &j, &p);
 }
 
 static int method_handoff(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -381,9 +378,11 @@ int gpu_return_start(Manager *m, sd_bus_message *message, PciDevice *gpu, bool d
                                          strerror(ERRNO_VALUE(r)));
         if (problems)
                 log_warning("Return of %s: %s", gpu->name, problems);
-        if (dry_run)
-                return bus_reply_steps(message, &p, NULL) < 0 ? -EIO : 1;
-        return start(m, message, gpu, &j, &p, NULL);
+        if (dry_run) {
+                r = bus_reply_steps(message, &p, NULL);
+                return r < 0 ? r : 1;
+        }
+        return start(m, message, gpu, &j, &p);
 }
 
 static int method_return(sd_bus_message *message, void *userdata, sd_bus_error *error) {

@@ -58,18 +58,6 @@ const char *unit_action_to_string(UnitAction a) {
         return a == UNIT_START ? "start" : "stop";
 }
 
-const char *unit_job_unit(const UnitJob *job) {
-        return job ? job->unit : NULL;
-}
-
-UnitAction unit_job_action(const UnitJob *job) {
-        return job ? job->action : UNIT_STOP;
-}
-
-const char *unit_job_path(const UnitJob *job) {
-        return job ? job->job_path : NULL;
-}
-
 /* The errors of systemd's own (libsystemd maps only the standard D-Bus ones). */
 static int bus_error_to_errno(const sd_bus_error *e) {
         static const struct {

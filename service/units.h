@@ -54,11 +54,6 @@ int unit_job_new(sd_bus *bus, sd_event *event, const char *unit, UnitAction acti
 UnitJob *unit_job_free(UnitJob *job);
 DEFINE_TRIVIAL_CLEANUP_FUNC(UnitJob *, unit_job_free);
 
-const char *unit_job_unit(const UnitJob *job) _pure_;
-UnitAction unit_job_action(const UnitJob *job) _pure_;
-/* systemd's job object path, NULL until StopUnit/StartUnit answered. */
-const char *unit_job_path(const UnitJob *job) _pure_;
-
 /* Synchronous (for planning): the unit's ActiveState ("active", "inactive", "failed",
  * "activating", …) and its Id, its primary name (for an alias such as
  * display-manager.service: the unit it stands for, e.g. "gdm.service"; else the name

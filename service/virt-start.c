@@ -60,18 +60,29 @@ static void on_done(Worker *w, int result, void *userdata) {
         _cleanup_free_ char *timeout = NULL;
         const char *message = NULL;
 
-        s->worker = worker_free(s->worker); /* after -ETIME: reaped when it ends, unseen */
+        if (result == -ETIME && s->name) {
+                /* libvirt may still start it: undoing now would pull the devices from under the
+                 * guest. Its answer is waited for (on_finally), however late. */
+                log_warning("libvirt has not finished starting domain %s after %" PRIu64 " s; still waiting for it.",
+                            s->name, s->timeout_usec / USEC_PER_SEC);
+                return;
+        }
+        s->worker = worker_free(s->worker); /* a probe after -ETIME: reaped when it ends, unseen */
         if (result == -ETIME) {
                 bool ms = s->timeout_usec < USEC_PER_SEC;
 
-                if (asprintf(&timeout, "libvirt did not %s within %" PRIu64 " %s",
-                             s->name ? "finish starting the domain" : "answer",
+                if (asprintf(&timeout, "libvirt did not answer within %" PRIu64 " %s",
                              ms ? s->timeout_usec / 1000 : s->timeout_usec / USEC_PER_SEC, ms ? "ms" : "s") < 0)
                         timeout = NULL;
                 message = timeout;
         } else if (result < 0)
                 message = s->message[0] ? s->message : NULL;
         s->handler(s, result, message, s->userdata);
+}
+
+/* A domain start's helper ended after its deadline: what libvirt did is the outcome. */
+static void on_finally(Worker *w, int result, void *userdata) {
+        on_done(w, result == -ETIME ? -EIO : result, userdata);
 }
 
 int virt_domain_start_async(sd_event *event, const char *uri, const char *name, uint64_t timeout_usec,
@@ -96,7 +107,7 @@ int virt_domain_start_async(sd_event *event, const char *uri, const char *name, 
         s->timeout_usec = timeout_usec;
         s->handler = handler;
         s->userdata = userdata;
-        r = worker_start(event, timeout_usec, start_in_helper, s, on_done, NULL, s, &s->worker);
+        r = worker_start(event, timeout_usec, start_in_helper, s, on_done, on_finally, s, &s->worker);
         if (r < 0)
                 return r;
         if (name)

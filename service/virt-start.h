@@ -17,8 +17,10 @@
 
 typedef struct VirtDomainStart VirtDomainStart;
 
-/* result: 0 when libvirt started the domain; else -errno with libvirt's message (or what
- * went wrong before it was asked), -ETIME when the deadline passed first. */
+/* result: 0 when libvirt started the domain (or, for a probe, answered); else -errno with
+ * libvirt's message (or what went wrong before it was asked). A probe past its deadline is
+ * -ETIME; a domain start past it is only warned about and waited for, since libvirt may still
+ * start the domain. */
 typedef void (*VirtDomainStartHandler)(VirtDomainStart *s, int result, const char *message, void *userdata);
 
 /* Forks the helper: it opens uri, looks up the domain by its name and calls virDomainCreate;

@@ -493,10 +493,6 @@ const char *virt_connection_uri(const VirtConnection *c) {
         return c ? c->uri : NULL;
 }
 
-virConnectPtr virt_connection_get(const VirtConnection *c) {
-        return virt_connection_is_connected(c) ? c->conn : NULL;
-}
-
 /* 8-4-4-4-12 hex digits. */
 static bool is_uuid(const char *s) {
         if (strlen(s) != 36)

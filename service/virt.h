@@ -84,8 +84,6 @@ void virt_connection_release(VirtConnection *c);
 bool virt_connection_is_connected(const VirtConnection *c) _pure_;
 unsigned virt_connection_needs(const VirtConnection *c) _pure_;
 const char *virt_connection_uri(const VirtConnection *c) _pure_;
-/* libvirt's connection while open, else NULL (borrowed: not valid after a loss or the close). */
-virConnectPtr virt_connection_get(const VirtConnection *c) _pure_;
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(virDomainPtr, virDomainFree);
 

@@ -7,7 +7,7 @@
  * libvirtd must bring the close callback ("disconnected"), starting it again a reconnection
  * and "resync", and lifecycle events must flow again after it. The domain start in a helper
  * process (virt-start.c) must leave the loop free while libvirtd does not answer, report
- * libvirt's refusal with its message, and give up at its deadline. With a probe timeout the
+ * libvirt's refusal with its message, and past its deadline go on waiting for libvirt's answer. With a probe timeout the
  * connection opens only after such a helper got an answer: a libvirtd that does not answer
  * costs the loop nothing and ends in the "opened" handler with -ETIME, then a retry opens.
  * Skipped (77) unless run as root with /usr/sbin/libvirtd installed (libvirt-daemon).
@@ -357,7 +357,7 @@ static void test_start_in_a_helper_reports_libvirts_refusal(void) {
         free(o.message);
 }
 
-static void test_start_in_a_helper_gives_up_at_its_deadline(void) {
+static void test_start_in_a_helper_waits_past_its_deadline(void) {
         _cleanup_(virt_domain_start_freep) VirtDomainStart *s = NULL;
         StartOutcome o = {};
 
@@ -366,14 +366,14 @@ static void test_start_in_a_helper_gives_up_at_its_deadline(void) {
         stop_default_domain();
         CHECK_INTEQ(kill(daemon_pid, SIGSTOP), 0);
         CHECK_INTEQ(virt_domain_start_async(event, default_uri, "test", 200 * USEC_PER_MSEC, on_started, &o, &s), 0);
-        CHECK(loop_run_until(event, &o.calls, 1, 5 * USEC_PER_SEC));
-        CHECK_INTEQ(o.result, -ETIME);
-        CHECK(o.message && strstr(o.message, "did not finish starting"));
+        /* Past the deadline libvirt may still start it: no outcome yet (an undo now would pull the
+         * devices from under the guest), only a warning. */
+        loop_run_for(event, 600 * USEC_PER_MSEC);
+        CHECK_INTEQ(o.calls, 0);
         CHECK_INTEQ(kill(daemon_pid, SIGCONT), 0);
-        /* The helper is left to finish; freeing forgets it (reaped by the loop). */
-        s = virt_domain_start_free(s);
-        loop_run_for(event, 100 * USEC_PER_MSEC);
-        CHECK_INTEQ(o.calls, 1);
+        CHECK(loop_run_until(event, &o.calls, 1, 20 * USEC_PER_SEC));
+        CHECK_INTEQ(o.result, 0); /* libvirt's answer, however late */
+        CHECK(default_domain_active());
         free(o.message);
         (void) virConnectClose(default_conn);
         default_conn = NULL;
@@ -437,6 +437,8 @@ static void test_probe_mode_opens_once_a_helper_got_an_answer(void) {
 static void test_probe_mode_gives_up_on_a_silent_libvirtd(void) {
         static const VirtHandlers handlers = { .opened = on_probe_opened, .resync = on_probe_resync };
         _cleanup_(virt_connection_freep) VirtConnection *c = NULL;
+        _cleanup_(sd_event_source_unrefp) sd_event_source *timer = NULL;
+        unsigned ticks = 0;
         OpenRecorder o = {};
 
         CHECK_INTEQ(virt_connection_new(event, uri, &handlers, &o, &c), 0);
@@ -447,7 +449,10 @@ static void test_probe_mode_gives_up_on_a_silent_libvirtd(void) {
         /* accepts connections, answers nothing */
         CHECK_INTEQ(kill(daemon_pid, SIGSTOP), 0);
         CHECK_INTEQ(virt_connection_need(c, NULL), -EINPROGRESS);
-        CHECK(loop_run_until(event, &o.opened, 1, 5 * USEC_PER_SEC)); /* the loop ran all along */
+        /* the loop runs meanwhile: a timer due before the deadline fires first */
+        CHECK_INTEQ(sd_event_add_time_relative(event, &timer, CLOCK_MONOTONIC, 50 * USEC_PER_MSEC, 0, on_tick, &ticks), 0);
+        CHECK(loop_run_until(event, &o.opened, 1, 5 * USEC_PER_SEC));
+        CHECK_INTEQ(ticks, 1);
         CHECK_INTEQ(o.result, -ETIME);
         CHECK(strstr(o.message, "did not answer within"));
         fprintf(stderr, "  the opened handler says: %s\n", o.message);
@@ -521,7 +526,7 @@ int main(int argc, char **argv) {
         RUN(test_libvirtd_restart_disconnects_then_resyncs);
         RUN(test_start_in_a_helper_leaves_the_loop_free);
         RUN(test_start_in_a_helper_reports_libvirts_refusal);
-        RUN(test_start_in_a_helper_gives_up_at_its_deadline);
+        RUN(test_start_in_a_helper_waits_past_its_deadline);
         RUN(test_release_closes_the_remote_connection);
         RUN(test_probe_mode_opens_once_a_helper_got_an_answer);
         RUN(test_probe_mode_gives_up_on_a_silent_libvirtd);
