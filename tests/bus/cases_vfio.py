@@ -28,11 +28,10 @@ Decisions the cases rely on:
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 
-from harness import (STOCK, VFIO_MODULES, Cases, Failure, check, check_eq, check_error, check_same_state,
+from harness import (STOCK, VFIO_MODULES, BusMonitor, Cases, Failure, check, check_eq, check_error, check_same_state,
                      pid_alive, state_devices)
 
 CASES = Cases(STOCK)
@@ -390,40 +389,20 @@ def repeated_reattach_is_unchanged_only(bed):
     check_eq(len(bed.uevents()), events, "no uevent")
 
 
-class ProgressMonitor:
+class ProgressMonitor(BusMonitor):
     """gdbus monitor on a group's object: its Progress signals as (step, description)."""
 
     def __init__(self, bed, group):
-        import queue
-        import threading
-        self.queue = queue.Queue()
-        self.p = subprocess.Popen(["gdbus", "monitor", "--system", "--dest", "org.passthru1", "--object-path",
-                                   f"/org/passthru1/group/{group}"], env=bed.env, text=True,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        threading.Thread(target=lambda: [self.queue.put(l) for l in self.p.stdout], daemon=True).start()
-        # Printed after a GetNameOwner round trip made after the AddMatch on the same connection:
-        # the bus has the match by then.
-        while "is owned by" not in self._line():
-            pass
-
-    def _line(self, timeout=5):
-        import queue
-        try:
-            return self.queue.get(timeout=timeout)
-        except queue.Empty:
-            raise Failure("gdbus monitor printed nothing more")
+        super().__init__(bed, f"/org/passthru1/group/{group}")
 
     def signals(self, n):
         seen = []
         while len(seen) < n:
-            m = re.search(r"org\.passthru1\.Group\.Progress \((['\"])(.*?)\1, (['\"])(.*)\3\)$", self._line().strip())
+            m = re.search(r"org\.passthru1\.Group\.Progress \((['\"])(.*?)\1, (['\"])(.*)\3\)$", self.line().strip())
             if m:
                 seen.append((m.group(2), m.group(4)))
         return seen
 
-    def close(self):
-        self.p.kill()
-        self.p.wait()
 
 
 @case()

@@ -11,12 +11,14 @@ import errno
 import glob
 import json
 import os
+import queue
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SOURCE_DIR = os.environ.get("PASSTHRU_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -260,6 +262,41 @@ def parse_listing(path):
             a = line.strip()
             boot_vga.add(a if len(a) > 7 else "0000:" + a)
     return groups, drivers, boot_vga
+
+
+class BusMonitor:
+    """`gdbus monitor` of org.passthru1 (one object path, or all) on the bed's bus, read by a
+    thread: until() waits for a line instead of sleeping. Subscribed once constructed."""
+
+    def __init__(self, bed, path=None):
+        self.queue = queue.Queue()
+        self.lines = []
+        argv = ["gdbus", "monitor", "--system", "--dest", "org.passthru1"]
+        self.p = subprocess.Popen(argv + (["--object-path", path] if path else []), env=bed.env, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        threading.Thread(target=lambda: [self.queue.put(l) for l in self.p.stdout], daemon=True).start()
+        # Printed after a GetNameOwner round trip made after the AddMatch on the same connection:
+        # the bus has the match by then.
+        self.until("is owned by")
+
+    def line(self, timeout=5):
+        try:
+            l = self.queue.get(timeout=timeout)
+        except queue.Empty:
+            raise Failure("gdbus monitor printed nothing more; it printed:\n" + "".join(self.lines)[-3000:])
+        self.lines.append(l)
+        return l
+
+    def until(self, pattern, timeout=10):
+        """Reads until a line matches the regular expression; returns everything read so far."""
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, self.line(max(0.0, deadline - time.monotonic()))):
+            pass
+        return "".join(self.lines)
+
+    def close(self):
+        self.p.kill()
+        self.p.wait()
 
 
 class Bed:

@@ -164,6 +164,8 @@ check_eq "Gpu State host" 's "host"' "$(gpu_prop State)"
 check_eq "Gpu Domain empty" 's ""' "$(gpu_prop Domain)"
 check_eq "no journal, no record" "" "$(journals)"
 
+# (sent before the reply to Return; gdbus monitor may still be writing it)
+check "gdbus monitor saw StateChanged host" wait_for 10 grep -q "StateChanged ('host'" /run/monitor.out
 kill "$monitor"; wait "$monitor" 2>/dev/null
 states=$(sed -n "s/.*org\\.passthru1\\.Gpu\\.StateChanged ('\\([a-z]*\\)'.*/\\1/p" /run/monitor.out | tr '\n' ' ')
 check_eq "StateChanged: releasing → detached, then returning → host" "releasing detached returning host " "$states"
