@@ -490,7 +490,6 @@ int guest_handoff_setup(Manager *m, PciDevice *gpu, const char *domain, const Vi
         for (size_t i = 0; i < n; i++) {
                 char a[PCI_ADDRESS_STRING_MAX];
                 PciDevice *d;
-                bool travels = false;
 
                 if (hostdevs[i].interface)
                         continue; /* an SR-IOV network function: libvirt's own business */
@@ -518,10 +517,7 @@ int guest_handoff_setup(Manager *m, PciDevice *gpu, const char *domain, const Vi
                                                  domain, d->name, domain);
                 if (hostdevs[i].managed)
                         managed[n_managed++] = d->address;
-                for (size_t k = 0; k < n_functions; k++)
-                        if (functions[k] == d)
-                                travels = true;
-                if (!travels)
+                if (!contains_device(functions, n_functions, d))
                         extra[n_extra++] = d;
         }
         if (!found)
@@ -539,12 +535,9 @@ int guest_handoff_setup(Manager *m, PciDevice *gpu, const char *domain, const Vi
                         continue; /* no IOMMU at all: handoff_plan refuses it (NotSupported) */
                 for (size_t k = 0; k < g->n_devices; k++) {
                         PciDevice *o = g->devices[k];
-                        bool moving = o == gpu;
+                        bool moving = o == gpu || contains_device(extra, n_extra, o) ||
+                                      contains_device(functions, n_functions, o);
 
-                        for (size_t x = 0; x < n_extra && !moving; x++)
-                                moving = extra[x] == o;
-                        for (size_t x = 0; x < n_functions && !moving; x++)
-                                moving = functions[x] == o;
                         if (moving || pci_device_is_bridge(o) || !o->driver || pci_device_on_vfio(o))
                                 continue;
                         return sd_bus_error_setf(error, PASSTHRU_ERROR_NOT_VIABLE,

@@ -13,7 +13,7 @@
 #include "sysfs.h"
 #include "util.h"
 
-static bool contains_device(PciDevice *const *l, size_t n, const PciDevice *d) {
+bool contains_device(PciDevice *const *l, size_t n, const PciDevice *d) {
         for (size_t i = 0; i < n; i++)
                 if (l[i] == d)
                         return true;

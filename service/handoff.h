@@ -17,6 +17,8 @@ int gpu_functions(Machine *m, PciDevice *gpu, PciDevice ***ret, size_t *ret_n);
 
 /* The boot VGA, not on vfio-pci: it drives the host's console or desktop. */
 bool gpu_is_primary(const PciDevice *gpu) _pure_;
+/* Is d among the n devices of l? */
+bool contains_device(PciDevice *const *l, size_t n, const PciDevice *d) _pure_;
 
 /* The processes holding the nodes of the GPU and its companions (see Gpu.Handoff). */
 int gpu_consumers(Manager *m, PciDevice *gpu, Holder **ret, size_t *ret_n);
