@@ -24,21 +24,6 @@ enum {
         HOOK_EXIT_USAGE = 2,
 };
 
-/* "passthru: MESSAGE" on standard error: libvirt shows it as the reason a guest did not start. */
-static int hook_log(int error, const char *fmt, ...) _printf_(2, 3);
-static int hook_log(int error, const char *fmt, ...) {
-        va_list ap;
-
-        fputs("passthru: ", stderr);
-        if (error < 0)
-                errno = -error;         /* for %m */
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        return error;
-}
-
 /* The next code point of s (at least one byte), or -1 when s does not start with a valid,
  * shortest-form UTF-8 sequence. */
 static int32_t utf8_next(const unsigned char **s) {
@@ -165,26 +150,26 @@ static int log_call_failure(const sd_bus_error *e, int r, const char *method) {
 
         if (!sd_bus_error_is_set(e)) {
                 if (r == -ETIMEDOUT)
-                        return hook_log(r, "passthrud did not answer %s() within %" PRIu64 " s.", method,
-                                        HOOK_TIMEOUT_USEC / (1000 * 1000));
-                return hook_log(r, "%s() failed: %m", method);
+                        return log_error_errno(r, "passthrud did not answer %s() within %" PRIu64 " s.", method,
+                                               HOOK_TIMEOUT_USEC / (1000 * 1000));
+                return log_error_errno(r, "%s() failed: %m", method);
         }
 
         name = strdup_printable(strempty(e->name));
         message = strdup_printable(strempty(e->message));
         if (!name || !message)
-                return hook_log(-ENOMEM, "Out of memory.");
+                return log_oom();
 
         if (error_is_activation_failure(e))
-                return hook_log(r, "passthrud is not running and the system bus could not start it: %s (%s). "
-                                "See \"systemctl status passthrud.service\".",
-                                isempty(message) ? "no message" : message, name);
+                return log_error_errno(r, "passthrud is not running and the system bus could not start it: %s (%s). "
+                                       "See \"systemctl status passthrud.service\".",
+                                       isempty(message) ? "no message" : message, name);
         if (sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) || sd_bus_error_has_name(e, SD_BUS_ERROR_TIMEOUT))
-                return hook_log(r, "passthrud did not answer %s() within %" PRIu64 " s.", method,
-                                HOOK_TIMEOUT_USEC / (1000 * 1000));
+                return log_error_errno(r, "passthrud did not answer %s() within %" PRIu64 " s.", method,
+                                       HOOK_TIMEOUT_USEC / (1000 * 1000));
 
         /* The daemon's own sentence says what blocked and what to do. */
-        return hook_log(r, "%s", isempty(message) ? name : message);
+        return log_error_errno(r, "%s", isempty(message) ? name : message);
 }
 
 /* Makes the call m (bus activation allowed, interactive authorization not) and waits for the
@@ -198,7 +183,7 @@ static int hook_call(sd_bus *bus, sd_bus_message *m) {
         if (r >= 0)
                 r = sd_bus_message_set_auto_start(m, true);
         if (r < 0)
-                return hook_log(r, "Failed to prepare the %s() call: %m", method);
+                return log_error_errno(r, "Failed to prepare the %s() call: %m", method);
 
         /* The reply's steps are for people; libvirt does not show them. */
         r = sd_bus_call(bus, m, HOOK_TIMEOUT_USEC, &error, NULL);
@@ -208,26 +193,15 @@ static int hook_call(sd_bus *bus, sd_bus_message *m) {
         return r;
 }
 
-static int hook_connect(sd_bus **ret) {
-        int r;
-
-        r = sd_bus_open_system(ret);
-        if (r < 0) {
-                const char *a = getenv("DBUS_SYSTEM_BUS_ADDRESS");
-
-                return hook_log(r, "Cannot connect to the system bus (%s): %m",
-                                a ?: "unix:path=/run/dbus/system_bus_socket");
-        }
-        return 0;
-}
-
 static int check_guest_name(const char *guest) {
         if (hook_guest_name_is_valid(guest))
                 return 0;
 
         /* Not echoed: it is what is wrong. */
-        return hook_log(-EINVAL, "The guest's name is not one passthru accepts: it must be valid UTF-8 without "
-                        "control characters, of 1 to %d characters.", HOOK_GUEST_NAME_MAX);
+        return log_error_errno(-EINVAL,
+                               "The guest's name is not one passthru accepts: it must be valid UTF-8 without "
+                               "control characters, of 1 to %d characters.",
+                               HOOK_GUEST_NAME_MAX);
 }
 
 static int hook_prepare(const char *guest) {
@@ -241,21 +215,21 @@ static int hook_prepare(const char *guest) {
 
         r = read_stdin(HOOK_XML_MAX, &xml, &len);
         if (r == -EFBIG)
-                return hook_log(r, "The domain XML on standard input is larger than %u MiB; refusing it.",
-                                HOOK_XML_MAX / (1024 * 1024));
+                return log_error_errno(r, "The domain XML on standard input is larger than %u MiB; refusing it.",
+                                       HOOK_XML_MAX / (1024 * 1024));
         if (r == -EBADMSG)
-                return hook_log(r, "The domain XML on standard input holds a NUL byte; refusing it.");
+                return log_error_errno(r, "The domain XML on standard input holds a NUL byte; refusing it.");
         if (r == -ENOMEM)
-                return hook_log(r, "Out of memory.");
+                return log_oom();
         if (r < 0)
-                return hook_log(r, "Failed to read the domain XML from standard input: %m");
+                return log_error_errno(r, "Failed to read the domain XML from standard input: %m");
 
         r = hook_xml_pci_hostdevs(xml, &hostdevs, &n, &reason);
         if (r == -ENOMEM)
-                return hook_log(r, "Out of memory.");
+                return log_oom();
         if (r < 0)
-                return hook_log(r, "Refusing the XML on standard input: %s.",
-                                reason ?: "it is not a libvirt domain");
+                return log_error_errno(r, "Refusing the XML on standard input: %s.",
+                                       reason ?: "it is not a libvirt domain");
 
         /* No PCI passthrough: not ours, and no reason to start the daemon. */
         if (n == 0)
@@ -265,7 +239,7 @@ static int hook_prepare(const char *guest) {
         if (r < 0)
                 return r;
 
-        r = hook_connect(&bus);
+        r = bus_connect_system(&bus);
         if (r < 0)
                 return r;
 
@@ -282,7 +256,7 @@ static int hook_prepare(const char *guest) {
         if (r >= 0)
                 r = sd_bus_message_append(m, "a{sv}", 0);
         if (r < 0)
-                return hook_log(r, "Failed to create the PrepareGuest() call: %m");
+                return log_error_errno(r, "Failed to create the PrepareGuest() call: %m");
 
         return hook_call(bus, m);
 }
@@ -299,7 +273,7 @@ static int hook_release(const char *guest) {
         if (r < 0)
                 return r;
 
-        r = hook_connect(&bus);
+        r = bus_connect_system(&bus);
         if (r < 0)
                 return r;
 
@@ -308,7 +282,7 @@ static int hook_release(const char *guest) {
         if (r >= 0)
                 r = sd_bus_message_append(m, "sa{sv}", guest, 0);
         if (r < 0)
-                return hook_log(r, "Failed to create the ReleaseGuest() call: %m");
+                return log_error_errno(r, "Failed to create the ReleaseGuest() call: %m");
 
         return hook_call(bus, m);
 }
@@ -317,9 +291,13 @@ int run_libvirt_hook(char **args, size_t n_args) {
         const char *guest, *operation, *sub_operation;
         int r;
 
+        /* "passthru: MESSAGE" on standard error: libvirt shows it as the reason a guest did not
+         * start. */
+        program_invocation_short_name = (char *) "passthru";
+
         if (n_args < 3) {
-                (void) hook_log(-EINVAL, "'libvirt-hook' needs the arguments libvirt passes to its qemu hook: "
-                                "GUEST OPERATION SUB-OPERATION [EXTRA].");
+                (void) log_error_errno(-EINVAL, "'libvirt-hook' needs the arguments libvirt passes to its qemu hook: "
+                                       "GUEST OPERATION SUB-OPERATION [EXTRA].");
                 return HOOK_EXIT_USAGE;
         }
         guest = args[0];
