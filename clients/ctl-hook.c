@@ -6,7 +6,6 @@
  * bus connection while it runs.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <unistd.h>
 #include <systemd/sd-bus.h>
 
