@@ -15,7 +15,6 @@
 #include "log.h"
 #include "util.h"
 
-#define ACTION_HANDOFF "org.passthru1.gpu.handoff"
 #define HOSTDEVS_MAX 64
 
 static int authorize(Manager *m, sd_bus_message *message, const char *domain, sd_bus_error *error) {
@@ -62,9 +61,9 @@ static int method_get_guests(sd_bus_message *message, void *userdata, sd_bus_err
         Manager *m = userdata;
         int r;
 
-        for (size_t i = 0; i < m->n_handoffs; i++)
-                if (m->handoffs[i].domain && strv_extend_unique(&domains, m->handoffs[i].domain) < 0)
-                        return -ENOMEM;
+        r = manager_guest_domains(m, &domains);
+        if (r < 0)
+                return r;
         r = sd_bus_message_new_method_return(message, &reply);
         if (r < 0)
                 return r;
@@ -198,6 +197,7 @@ static int method_prepare_guest(sd_bus_message *message, void *userdata, sd_bus_
 static int method_release_guest(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const BoolOption options[] = { {} };
+        const Journal *rec;
         const char *domain;
         PciDevice *gpu = NULL;
         int r;
@@ -212,9 +212,9 @@ static int method_release_guest(sd_bus_message *message, void *userdata, sd_bus_
         if (r < 0)
                 return r;
 
-        for (size_t i = 0; i < m->n_handoffs && !gpu; i++)
-                if (m->handoffs[i].domain && streq(m->handoffs[i].domain, domain))
-                        gpu = machine_find_device(m->machine, &m->handoffs[i].gpu);
+        rec = manager_guest_record(m, domain);
+        if (rec)
+                gpu = machine_find_device(m->machine, &rec->gpu);
         if (!gpu)
                 return reply_nothing(message); /* nothing handed to it, or returned already */
 

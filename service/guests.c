@@ -87,11 +87,25 @@ static void return_domain_gpus(Manager *m, const char *domain, const char *why) 
         }
 }
 
-static bool watched(Manager *m, const char *domain) {
+const Journal *manager_guest_record(Manager *m, const char *domain) {
         for (size_t i = 0; i < m->n_handoffs; i++)
                 if (record_names_domain(&m->handoffs[i], domain))
-                        return true;
-        return false;
+                        return &m->handoffs[i];
+        return NULL;
+}
+
+int manager_guest_domains(Manager *m, char ***ret) {
+        _cleanup_strv_free_ char **domains = NULL;
+
+        for (size_t i = 0; i < m->n_handoffs; i++)
+                if (m->handoffs[i].domain && strv_extend_unique(&domains, m->handoffs[i].domain) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(domains);
+        return 0;
+}
+
+static bool watched(Manager *m, const char *domain) {
+        return manager_guest_record(m, domain);
 }
 
 static void on_lifecycle(VirtConnection *c, const char *name, const char *uuid, int event, int detail,
@@ -131,11 +145,10 @@ static void on_lifecycle(VirtConnection *c, const char *name, const char *uuid, 
 static void resync(Manager *m) {
         _cleanup_strv_free_ char **domains = NULL;
 
-        for (size_t i = 0; i < m->n_handoffs; i++)
-                if (m->handoffs[i].domain && strv_extend_unique(&domains, m->handoffs[i].domain) < 0) {
-                        log_oom();
-                        return;
-                }
+        if (manager_guest_domains(m, &domains) < 0) {
+                log_oom();
+                return;
+        }
         for (char **d = domains; d && *d; d++) {
                 _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
                 _cleanup_free_ char *msg = NULL;

@@ -26,6 +26,11 @@ void manager_guests_update_watch(Manager *m);
 /* Is a Return of that GPU under way (a call's, the hook's or the daemon's own)? */
 bool manager_gpu_return_running(Manager *m, const PciAddress *gpu);
 
+/* The first handoff record naming the domain (NULL: none), and the domains the records name
+ * (each once, in record order; NULL when none). */
+const Journal *manager_guest_record(Manager *m, const char *domain);
+int manager_guest_domains(Manager *m, char ***ret);
+
 /* Is the domain (libvirt's name) known to run? */
 bool manager_guest_running(Manager *m, const char *domain);
 void manager_guest_set_running(Manager *m, const char *domain, bool running);

@@ -17,7 +17,6 @@
 #include "units.h"
 #include "util.h"
 
-#define ACTION_HANDOFF "org.passthru1.gpu.handoff"
 #define DOMAIN_NAME_MAX 256
 #define DISPLAY_MANAGER_UNIT "display-manager.service"
 #define STR_IN_SET_ACTIVE(s) (streq_ptr(s, "active") || streq_ptr(s, "activating") || streq_ptr(s, "reloading"))

@@ -9,6 +9,9 @@
 
 #include "handoff.h"
 
+/* The polkit action of Gpu.Handoff, Return and the Manager's guest methods. */
+#define ACTION_HANDOFF "org.passthru1.gpu.handoff"
+
 extern const sd_bus_vtable gpu_methods_vtable[];
 
 /* Starts the Return of gpu: message the call to answer (NULL: the daemon's own, after its
