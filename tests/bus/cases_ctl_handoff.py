@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 
-from harness import (ACS, STEP_LINE, VFIO_MODULES, Cases, check, check_eq, check_same_state, state_devices, step_lines)
+from harness import (ACS, STEP_LINE, VFIO_MODULES, Cases, check, check_eq, check_same_state, gpu_prop, state_devices,
+                     step_lines)
 from harness import ctl_failed as failed
 from harness import ctl_ok as ok
 
@@ -35,8 +36,6 @@ USAGE_HINT = "Try 'passthructl --help' for more information."
 
 
 
-def gpu_prop(bed, name):
-    return bed.prop(GPU_PATH, name, GPU_IF)
 
 
 def check_step_layout(out, what):

@@ -11,7 +11,7 @@ import os
 import sys
 
 from harness import (ACS, LIBVIRT_DOMAINS, VFIO_MODULES, Cases, check, check_eq, check_same_state, on_vfio,
-                     step_lines)
+                     gpu_prop, step_lines)
 from harness import ctl_failed as failed
 from harness import ctl_ok as ok
 
@@ -26,8 +26,6 @@ NOBODY = "65534"
 HANDOFF_ACTION = "org.passthru1.gpu.handoff"
 
 
-def gpu_prop(bed, name):
-    return bed.prop(GPU_PATH, name, GPU_IF)
 
 
 def domain_xml(name):

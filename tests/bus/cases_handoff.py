@@ -13,7 +13,7 @@ import signal
 import sys
 
 from harness import (ACS, STOCK, VFIO_MODULES, BusMonitor, Cases, check, check_eq, check_error, check_same_state,
-                     pid_alive, state_devices, state_lines)
+                     give_back, gpu_prop, handoff, pid_alive, state_devices, state_lines, steps_of)
 
 CASES = Cases(STOCK)
 case = CASES.case
@@ -28,30 +28,14 @@ INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
 NVIDIA_FAMILY = ["nvidia_drm", "nvidia_modeset", "nvidia_uvm", "nvidia"]
 
 
-def options(**kw):
-    args = [str(len(kw))]
-    for k, v in kw.items():
-        args += [k.replace("_", "-"), "b", "true" if v else "false"]
-    return args
 
 
-def handoff(bed, domain="", **kw):
-    timeout = kw.pop("timeout", 30)
-    return bed.method(GPU_PATH, GPU_IF, "Handoff", "sa{sv}", domain, *options(**kw), timeout=timeout)
 
 
-def give_back(bed, **kw):
-    timeout = kw.pop("timeout", 30)
-    return bed.method(GPU_PATH, GPU_IF, "Return", "a{sv}", *options(**kw), timeout=timeout)
 
 
-def gpu_prop(bed, name):
-    return bed.prop(GPU_PATH, name, GPU_IF)
 
 
-def steps_of(reply, what):
-    check(reply.ok, f"{what}: {reply}")
-    return [tuple(s) for s in reply.data[0]]
 
 
 def loaded_modules(state):

@@ -20,7 +20,7 @@ import sys
 import time
 
 from harness import (ACS, VFIO_MODULES, BusMonitor, Cases, check, check_eq, check_error, check_same_state, on_vfio,
-                     state_devices)
+                     give_back, handoff, state_devices, steps_of)
 
 CASES = Cases(ACS)
 
@@ -39,24 +39,12 @@ WIN10_UUID = "6f1c1f0a-4a59-4c36-9e55-0b8e2a8c0a10"
 GROUPS_OF_WIN10 = (23, 24, 28)  # GPU, audio, USB controller
 
 
-def options(**kw):
-    args = [str(len(kw))]
-    for k, v in kw.items():
-        args += [k.replace("_", "-"), "b", "true" if v else "false"]
-    return args
 
 
-def handoff(bed, domain, timeout=30, **kw):
-    return bed.method(GPU_PATH, GPU_IF, "Handoff", "sa{sv}", domain, *options(**kw), timeout=timeout)
 
 
-def give_back(bed, **kw):
-    return bed.method(GPU_PATH, GPU_IF, "Return", "a{sv}", *options(**kw))
 
 
-def steps_of(reply, what):
-    check(reply.ok, f"{what}: {reply}")
-    return [tuple(s) for s in reply.data[0]]
 
 
 def group_prop(bed, group, name):

@@ -124,6 +124,40 @@ def on_vfio(bed, *addresses):
     return all(devices[a] == ("vfio-pci", "vfio-pci") for a in addresses)
 
 
+# The GPU of the simulated Ryzen machine (ACS listing), the handoff cases' subject.
+ACS_GPU, ACS_AUDIO = "0000:26:00.0", "0000:26:00.1"
+ACS_GPU_PATH = "/org/passthru1/device/pci_0000_26_00_0"
+GPU_IF = "org.passthru1.Gpu"
+
+
+def bool_options(**kw):
+    """busctl's a{sv} values (without the signature) of boolean options; dry_run → "dry-run"."""
+    args = [str(len(kw))]
+    for k, v in kw.items():
+        args += [k.replace("_", "-"), "b", "true" if v else "false"]
+    return args
+
+
+def handoff(bed, domain="", timeout=30, path=ACS_GPU_PATH, **kw):
+    """Gpu.Handoff(domain, options) of the GPU at path."""
+    return bed.method(path, GPU_IF, "Handoff", "sa{sv}", domain, *bool_options(**kw), timeout=timeout)
+
+
+def give_back(bed, timeout=30, path=ACS_GPU_PATH, **kw):
+    """Gpu.Return(options) of the GPU at path."""
+    return bed.method(path, GPU_IF, "Return", "a{sv}", *bool_options(**kw), timeout=timeout)
+
+
+def gpu_prop(bed, name, path=ACS_GPU_PATH):
+    return bed.prop(path, name, GPU_IF)
+
+
+def steps_of(reply, what):
+    """The (step, description) pairs of a successful reply."""
+    check(reply.ok, f"{what}: {reply}")
+    return [tuple(s) for s in reply.data[0]]
+
+
 def canonical_address(address):
     return address if len(address) > 7 else "0000:" + address
 
