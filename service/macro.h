@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -126,6 +127,7 @@ static inline int free_and_strdup(char **p, const char *s) {
 #define PID_FMT "%" PRIi32
 
 #define USEC_PER_SEC UINT64_C(1000000)
+#define USEC_PER_MSEC UINT64_C(1000)
 
 #define MAX(a, b)                               \
         ({                                      \
@@ -133,3 +135,18 @@ static inline int free_and_strdup(char **p, const char *s) {
                 typeof(b) _b = (b);             \
                 _a > _b ? _a : _b;              \
         })
+#define MIN(a, b)                               \
+        ({                                      \
+                typeof(a) _min_a = (a);         \
+                typeof(b) _min_b = (b);         \
+                _min_a < _min_b ? _min_a : _min_b; \
+        })
+
+/* CLOCK_MONOTONIC now. (Not sd_event_now(): that is when the loop last woke up, which may be
+ * long ago if a call blocked it.) */
+static inline uint64_t now_monotonic_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}

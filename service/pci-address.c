@@ -9,26 +9,16 @@
 
 #include "pci-address.h"
 
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Reads between min and max hex digits followed by 'end' (or NUL when end is 0). */
 static int scan_hex(const char **p, size_t min, size_t max, char end, uint32_t *ret) {
         const char *s = *p;
         uint32_t v = 0;
         size_t n = 0;
 
-        while (hexval(s[n]) >= 0) {
+        while (unhexchar(s[n]) >= 0) {
                 if (n >= max)
                         return -EINVAL;
-                v = v * 16 + (uint32_t) hexval(s[n]);
+                v = v * 16 + (uint32_t) unhexchar(s[n]);
                 n++;
         }
         if (n < min || s[n] != end)
@@ -57,7 +47,7 @@ int pci_address_parse(const char *s, PciAddress *ret, const char **ret_reason) {
                 goto fail;
         }
         for (p = s; *p; p++)
-                if (hexval(*p) < 0 && !strchr(":._pci", *p)) {
+                if (unhexchar(*p) < 0 && !strchr(":._pci", *p)) {
                         reason = "the address may only hold hex digits, ':' and '.'";
                         goto fail;
                 }

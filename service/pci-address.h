@@ -9,6 +9,17 @@
 
 #include "macro.h"
 
+/* The value of a hex digit, -1 for another character. */
+static inline int unhexchar(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
 typedef struct PciAddress {
         uint32_t domain;
         uint8_t bus;

@@ -3,7 +3,6 @@
  * The reservations file (see reservations.h): parsing, formatting, atomic saving. Touches
  * only the configuration directory.
  */
-#include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,10 +122,11 @@ static int parse_ids(const char *s, uint16_t *ret_vendor, uint16_t *ret_product)
         for (int k = 0; k < 2; k++) {
                 v[k] = 0;
                 for (int i = 0; i < 4; i++, s++) {
-                        if (!isxdigit((unsigned char) *s))
+                        int h = unhexchar(*s);
+
+                        if (h < 0)
                                 return -EINVAL;
-                        v[k] = v[k] * 16 + (unsigned) (isdigit((unsigned char) *s) ? *s - '0'
-                                                                                  : tolower((unsigned char) *s) - 'a' + 10);
+                        v[k] = v[k] * 16 + (unsigned) h;
                 }
                 if (k == 0 && *s++ != ':')
                         return -EINVAL;

@@ -13,7 +13,6 @@
 #include "log.h"
 #include "virt-event.h"
 
-#define USEC_PER_MSEC UINT64_C(1000)
 
 typedef struct Watch Watch;
 struct Watch {
@@ -119,11 +118,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 /* frequency ms from now. Not sd_event_now(): that is when the loop last woke up, and libvirt
  * adds timeouts after calls that may have blocked for seconds. */
 static uint64_t expiry(int frequency) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000 +
-               (uint64_t) MAX(frequency, 0) * USEC_PER_MSEC;
+        return now_monotonic_usec() + (uint64_t) MAX(frequency, 0) * USEC_PER_MSEC;
 }
 
 static int on_time(sd_event_source *s, uint64_t usec, void *userdata) {

@@ -42,16 +42,6 @@ static bool attr_is(const xmlNode *n, const char *name, const char *value) {
         return v && streq((const char *) v, value);
 }
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* "0x" and 1 … max_digits hex digits, at most max_value. */
 static int parse_hex(const xmlChar *value, size_t max_digits, uint32_t max_value, uint32_t *ret) {
         const char *s = (const char *) value;
@@ -61,7 +51,7 @@ static int parse_hex(const xmlChar *value, size_t max_digits, uint32_t max_value
         if (!s || !strneq(s, "0x", 2))
                 return -EINVAL;
         for (s += 2; *s; s++, n++) {
-                int h = unhex(*s);
+                int h = unhexchar(*s);
 
                 if (h < 0 || n >= max_digits)
                         return -EINVAL;

@@ -25,7 +25,6 @@
 #define KEEPALIVE_INTERVAL_SEC 5
 #define KEEPALIVE_COUNT 5
 
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 struct VirtConnection {
         sd_event *event;
@@ -233,12 +232,9 @@ static bool retry_armed(const VirtConnection *c) {
 /* The backoff counts from now, not from sd_event_now() (when the loop last woke up): the
  * failed open before may have blocked for longer than the backoff. */
 static int schedule_retry_internal(VirtConnection *c) {
-        struct timespec ts;
-        uint64_t when;
+        uint64_t when = now_monotonic_usec() + c->backoff_usec;
         int r;
 
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        when = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000 + c->backoff_usec;
         if (!c->retry_timer) {
                 r = sd_event_add_time(c->event, &c->retry_timer, CLOCK_MONOTONIC, when, 0, on_retry, c);
                 if (r < 0)

@@ -8,7 +8,6 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "log.h"
 #include "sysfs.h"
@@ -128,11 +127,8 @@ int worker_start(sd_event *event, uint64_t timeout_usec, int (*fn)(void *arg), v
         }
         /* From now, not from sd_event_now() (when the loop last woke up, possibly long ago if
          * a call blocked it): the helper gets its whole time. */
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        r = sd_event_add_time(event, &w->timer, CLOCK_MONOTONIC,
-                              (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000 + timeout_usec, 0,
-                              on_deadline, w);
+        r = sd_event_add_time(event, &w->timer, CLOCK_MONOTONIC, now_monotonic_usec() + timeout_usec, 0, on_deadline,
+                              w);
         if (r < 0) {
                 /* Without a deadline the helper must not run at all. */
                 (void) kill(pid, SIGKILL);

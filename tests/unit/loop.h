@@ -14,18 +14,8 @@
 
 #include "macro.h"
 
-#ifndef USEC_PER_MSEC
-#define USEC_PER_MSEC UINT64_C(1000)
-#endif
-#ifndef MIN
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#endif
-
 static inline uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+        return now_monotonic_usec();
 }
 
 static inline unsigned n_tasks(void) {

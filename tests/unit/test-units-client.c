@@ -23,8 +23,6 @@
 #include "units.h"
 #include "util.h"
 
-#define USEC_PER_MSEC UINT64_C(1000)
-
 typedef struct Run {
         UnitJob *job;
         bool called;
