@@ -56,9 +56,13 @@ static void test_deadline_then_finally(void) {
         unsigned ms = 600;
         Outcome o = {};
 
+        uint64_t t0 = now_usec();
+
         CHECK_INTEQ(worker_start(event, 100 * USEC_PER_MSEC, sleep_ms, &ms, on_done, on_finally, &o, &w), 0);
         CHECK(loop_run_until(event, &o.done, 1, 5 * USEC_PER_SEC));
         CHECK_INTEQ(o.result, -ETIME);
+        CHECK(now_usec() - t0 < 500 * USEC_PER_MSEC); /* at the deadline, not when the helper ended */
+        CHECK_INTEQ(o.finally, 0);
         CHECK(loop_run_until(event, &o.finally, 1, 5 * USEC_PER_SEC));
         CHECK_INTEQ(o.final_result, 0);
         CHECK_INTEQ(o.done, 1);
